@@ -1,0 +1,150 @@
+"""Latent diffusion basics shared by inversion and editing: encode/decode frames, embed prompts, DDIM sampling.
+
+Frames travel in the batch dimension of the 2-D UNet: a clip of F frames is a batch of F latents (F, 4, h, w).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+def check_frames(frames, name: str = "frames") -> np.ndarray:
+    """Validate a clip: (F, H, W, 3) floats in [0, 1], H and W multiples of 8. Returns it as float32."""
+    arr = np.asarray(frames)
+    if arr.ndim == 3 and arr.shape[-1] == 3:
+        raise ValueError(f"{name} must be a clip of shape (frames, height, width, 3); got one image {arr.shape} — "
+                         f"wrap it as {name}[None]")
+    if arr.ndim != 4 or arr.shape[-1] != 3:
+        raise ValueError(f"{name} must have shape (frames, height, width, 3); got {arr.shape}")
+    if arr.shape[0] < 1:
+        raise ValueError(f"{name} has no frames")
+    if arr.shape[1] % 8 or arr.shape[2] % 8:
+        raise ValueError(f"{name} height and width must be multiples of 8; got {arr.shape[1]}x{arr.shape[2]} "
+                         f"(use fatezero_lab.video.resize_crop)")
+    if arr.dtype == np.uint8:
+        arr = arr.astype(np.float32) / 255.0
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all() or arr.min() < -1e-3 or arr.max() > 1 + 1e-3:
+        raise ValueError(f"{name} values must be finite and in [0, 1] (float) or 0..255 (uint8); "
+                         f"got range [{float(np.nanmin(arr)):.3g}, {float(np.nanmax(arr)):.3g}]")
+    return np.clip(arr, 0.0, 1.0)
+
+
+def check_prompt(pipe, prompt, name: str = "prompt") -> str:
+    """A prompt must be a string that fits the tokenizer; for the toy model, every word must be in its vocabulary."""
+    if not isinstance(prompt, str):
+        raise TypeError(f"{name} must be a string, got {type(prompt).__name__}")
+    tok = pipe.tokenizer
+    ids = tok(prompt, add_special_tokens=True).input_ids
+    if len(ids) > tok.model_max_length:
+        raise ValueError(f"{name} {prompt!r} is {len(ids)} tokens; the tokenizer takes at most {tok.model_max_length}")
+    vocab = tok.get_vocab()
+    if len(vocab) < 1000:  # a toy vocabulary: say which words it does not know
+        unknown = [w for w in prompt.lower().split() if w + "</w>" not in vocab]
+        if unknown:
+            from .toyworld import vocabulary
+
+            known = [w for w in vocabulary() if w + "</w>" in vocab] or sorted(k[:-4] for k in vocab if k.endswith("</w>"))
+            raise ValueError(f"{name} {prompt!r} uses word(s) {unknown} the toy model does not know; "
+                             f"its words are: {', '.join(known)}")
+    return prompt
+
+
+def device_dtype(pipe) -> tuple[torch.device, torch.dtype]:
+    return pipe.unet.device, pipe.unet.dtype
+
+
+@torch.no_grad()
+def encode_frames(pipe, frames: np.ndarray, batch_size: int = 8) -> torch.Tensor:
+    """z0 = E(x) · s: the VAE posterior mean of each frame, scaled by the VAE's ``scaling_factor``. -> (F, 4, h, w)"""
+    device, dtype = device_dtype(pipe)
+    x = torch.from_numpy(check_frames(frames)).permute(0, 3, 1, 2) * 2 - 1  # (F, 3, H, W) in [-1, 1]
+    out = []
+    for i in range(0, len(x), batch_size):
+        dist = pipe.vae.encode(x[i:i + batch_size].to(device, pipe.vae.dtype)).latent_dist
+        out.append(dist.mean)
+    return (torch.cat(out) * pipe.vae.config.scaling_factor).to(dtype)
+
+
+@torch.no_grad()
+def decode_latents(pipe, latents: torch.Tensor, batch_size: int = 8) -> np.ndarray:
+    """x = D(z / s) -> frames (F, H, W, 3) float32 in [0, 1]."""
+    out = []
+    for i in range(0, len(latents), batch_size):
+        z = latents[i:i + batch_size].to(pipe.vae.device, pipe.vae.dtype) / pipe.vae.config.scaling_factor
+        out.append(pipe.vae.decode(z).sample.float().clamp(-1, 1).cpu())
+    x = torch.cat(out)
+    return ((x + 1) / 2).permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def encode_prompt(pipe, prompt: str) -> torch.Tensor:
+    """Text embedding p = τ(prompt) padded to the tokenizer's max length -> (1, tokens, dim)."""
+    tok = pipe.tokenizer
+    ids = tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True,
+              return_tensors="pt").input_ids
+    return pipe.text_encoder(ids.to(pipe.text_encoder.device))[0].to(pipe.unet.dtype)
+
+
+def tokens(pipe, prompt: str) -> list[str]:
+    """The prompt's tokens as the UNet sees them, without the trailing pads: ``['<bos>', 'a', 'red', ..., '<eos>']``."""
+    tok = pipe.tokenizer
+    ids = tok(prompt, truncation=True).input_ids
+    return [t.replace("</w>", "") for t in tok.convert_ids_to_tokens(ids)]
+
+
+def ddim_scheduler(pipe, steps: int):
+    """A fresh ``DDIMScheduler`` (``steps_offset=1``) with ``steps`` timesteps: [T-…, …, 1]."""
+    from diffusers import DDIMScheduler
+
+    sched = DDIMScheduler.from_config(pipe.scheduler.config, steps_offset=1)
+    sched.set_timesteps(steps, device=pipe.unet.device)
+    return sched
+
+
+def ddim_inverse_scheduler(pipe, steps: int):
+    """A fresh ``DDIMInverseScheduler`` whose timesteps are the DDIM ones reversed: [1, …, T-…]."""
+    from diffusers import DDIMInverseScheduler
+
+    sched = DDIMInverseScheduler.from_config(pipe.scheduler.config, steps_offset=1)
+    sched.set_timesteps(steps, device=pipe.unet.device)
+    return sched
+
+
+@torch.no_grad()
+def sample(pipe, z_T: torch.Tensor, prompt: str, steps: int = 50, guidance: float = 7.5, negative_prompt: str = "",
+           progress: bool = True) -> torch.Tensor:
+    """Plain DDIM sampling from z_T with classifier-free guidance (no attention control) -> z_0.
+
+    ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, p) − ε_θ(z_t, t, ∅)),
+    z_{t−1} = √ᾱ_{t−1} · (z_t − √(1−ᾱ_t) ε̂)/√ᾱ_t + √(1−ᾱ_{t−1}) · ε̂.
+    """
+    check_prompt(pipe, prompt)
+    n = len(z_T)
+    cond = encode_prompt(pipe, prompt).expand(n, -1, -1)
+    uncond = encode_prompt(pipe, negative_prompt).expand(n, -1, -1)
+    sched = ddim_scheduler(pipe, steps)
+    z = z_T.clone()
+    for t in tqdm(sched.timesteps, desc="DDIM sampling", disable=not progress, leave=False):
+        if guidance == 1.0:
+            eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
+        else:
+            eps_u, eps_c = pipe.unet(torch.cat([z, z]), t, encoder_hidden_states=torch.cat([uncond, cond])).sample.chunk(2)
+            eps = eps_u + guidance * (eps_c - eps_u)
+        z = sched.step(eps, t, z).prev_sample
+    return z
+
+
+def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """PSNR (dB) between images in [0, 1]; ``mask`` (broadcastable to (…, H, W)) restricts it to some pixels."""
+    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
+    if mask is not None:
+        m = np.broadcast_to(np.asarray(mask, bool)[..., None], d.shape)
+        if not m.any():
+            return float("nan")
+        mse = d[m].mean()
+    else:
+        mse = d.mean()
+    return float(10 * np.log10(1.0 / max(mse, 1e-12)))

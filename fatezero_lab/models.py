@@ -1,0 +1,125 @@
+"""Load a Stable Diffusion pipeline: the shipped toy model, a hub id, or a local folder — one code path.
+
+>>> import fatezero_lab as fz
+>>> pipe = fz.load_pipeline("toy")          # offline, CPU, ~0.3 s
+>>> pipe.unet.config.cross_attention_dim
+128
+
+``load_pipeline("CompVis/stable-diffusion-v1-4")`` runs the same ``StableDiffusionPipeline.from_pretrained`` call:
+fp16 on CUDA, fp32 on CPU; no safety checker is downloaded or run; a DDIM scheduler with ``steps_offset=1``
+replaces whatever scheduler the folder ships, because inversion needs DDIM's forward and inverse timesteps to line up.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+TOY = "toy"
+TOY_FOLDER = Path(__file__).parent / "toyworld" / "weights"
+SD_REQUIRED = ("unet", "vae", "text_encoder", "tokenizer")
+
+
+class ModelNotFoundError(ValueError):
+    """Raised when a model name is neither "toy", an existing pipeline folder, nor a reachable hub id."""
+
+
+def default_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 2 and all(parts) and not name.startswith((".", "/", "~"))
+
+
+def resolve(name: str | os.PathLike) -> tuple[str, bool]:
+    """Map a model name to ``(path_or_id, is_local)``, raising a clear error for names that cannot work."""
+    if not isinstance(name, (str, os.PathLike)) or str(name) == "":
+        raise ModelNotFoundError(f"model must be 'toy', a pipeline folder or a hub id like "
+                                 f"'CompVis/stable-diffusion-v1-4'; got {name!r}")
+    name = str(name)
+    if name == TOY:
+        if not (TOY_FOLDER / "model_index.json").exists():
+            raise ModelNotFoundError(
+                f"the toy model's weights are missing from {TOY_FOLDER}; reinstall the package or train them with "
+                f"`python -m fatezero_lab.toyworld.train`")
+        return str(TOY_FOLDER), True
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelNotFoundError(f"{name!r} is a file; expected a diffusers pipeline folder holding model_index.json")
+        if not (path / "model_index.json").exists():
+            raise ModelNotFoundError(
+                f"folder {name!r} has no model_index.json, so it is not a diffusers pipeline folder "
+                f"(expected subfolders {', '.join(SD_REQUIRED)} and model_index.json, as written by save_pretrained)")
+        return str(path), True
+    if _looks_like_hub_id(name):
+        return name, False
+    raise ModelNotFoundError(
+        f"unknown model {name!r}: not 'toy', not an existing folder, and not a hub id of the form 'owner/name' "
+        f"(e.g. 'CompVis/stable-diffusion-v1-4' or 'stable-diffusion-v1-5/stable-diffusion-v1-5')")
+
+
+def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtype=None, local_files_only: bool | None = None):
+    """Load ``name`` as a ``StableDiffusionPipeline`` with a DDIM scheduler (``steps_offset=1``), ready for FateZero.
+
+    Args:
+        name: ``"toy"`` (the shipped toy model), a local pipeline folder, or a hub id such as
+            ``"CompVis/stable-diffusion-v1-4"``.
+        device: ``"cuda"``, ``"mps"`` or ``"cpu"``; default: the best available.
+        dtype: default fp16 on CUDA, fp32 elsewhere (the toy model always loads in fp32).
+        local_files_only: default True for local folders and when ``HF_HUB_OFFLINE=1``.
+    """
+    import torch
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    path, is_local = resolve(name)
+    device = device or default_device()
+    if dtype is None:
+        dtype = torch.float16 if (device == "cuda" and name != TOY) else torch.float32
+    if local_files_only is None:
+        local_files_only = is_local or os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+    if device == "cpu" and not is_local:
+        warnings.warn(f"loading {name!r} on the CPU in fp32: expect minutes per inversion step at 512x512. "
+                      f"Use a GPU (device='cuda') or the toy model for CPU work.", stacklevel=2)
+    try:
+        pipe = StableDiffusionPipeline.from_pretrained(
+            path, dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            local_files_only=local_files_only, use_safetensors=True,
+        )
+    except (OSError, ValueError) as e:
+        if is_local:
+            raise ModelNotFoundError(f"could not load the pipeline folder {path!r}: {e}") from e
+        raise ModelNotFoundError(
+            f"could not load {name!r} from the Hugging Face hub ({type(e).__name__}: {str(e).splitlines()[0]}). "
+            f"Offline? Download it once on a machine with network (`huggingface-cli download {name}`) and pass the "
+            f"local folder, or set HF_HOME to a cache that holds it; the toy model ('toy') always works offline."
+        ) from e
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, steps_offset=1, clip_sample=False,
+                                               set_alpha_to_one=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(device)
+
+
+def model_summary(pipe) -> dict:
+    """Parameter counts and the layout facts FateZero cares about (latent size, attention layers)."""
+    unet = pipe.unet
+    procs = unet.attn_processors
+    return {
+        "unet_params": sum(p.numel() for p in unet.parameters()),
+        "vae_params": sum(p.numel() for p in pipe.vae.parameters()),
+        "text_encoder_params": sum(p.numel() for p in pipe.text_encoder.parameters()),
+        "latent_channels": unet.config.in_channels,
+        "vae_downsample": 2 ** (len(pipe.vae.config.block_out_channels) - 1),
+        "self_attention_layers": sum(1 for k in procs if "attn1" in k),
+        "cross_attention_layers": sum(1 for k in procs if "attn2" in k),
+        "max_prompt_tokens": pipe.tokenizer.model_max_length,
+    }

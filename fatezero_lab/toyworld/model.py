@@ -1,0 +1,171 @@
+"""The toy model: a real diffusers ``StableDiffusionPipeline``, just tiny, with the SD properties FateZero relies on.
+
+Components (all stock diffusers/transformers classes, saved as a normal pipeline folder):
+
+- ``tokenizer``: a ``CLIPTokenizer`` whose BPE vocabulary/merges are learned from the toy world's words, so every toy
+  word is one token; prompts are padded to ``max_length`` with a **distinct** ``<|pad|>`` token.
+- ``text_encoder``: a ``CLIPTextModel`` with **zero transformer layers** — token + position embeddings and the final
+  layer norm. A word-level encoder is a deliberate choice: with a causal encoder every later token (EOS, pads, the
+  second object's words) carries the whole prompt, and a small UNet then reads the pads and its word maps do not
+  localise (FACTS.md, toy models 2 and 3). Here "circle" can only mean "circle", so to draw a red circle *at a place*
+  the UNet must look at "red" and "circle" *from that place* — the property that makes a cross-attention map a mask.
+  BOS and pads carry no content, so they act as the attention sink that SD's BOS token is.
+- ``vae``: ``AutoencoderKL``, 64 px -> 16×16×4 latents (downsampling 4, not SD's 8, so 16×16 latents still hold shapes).
+- ``unet``: ``UNet2DConditionModel`` with self- and cross-attention at **every** resolution including the full 16×16
+  latent grid, two transformer blocks per attention layer (so replaying source self-attention pins the layout).
+- ``scheduler``: ``DDIMScheduler`` with SD's scaled-linear betas and ``steps_offset=1`` written explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .world import vocabulary
+
+BOS, EOS, PAD = "<|startoftext|>", "<|endoftext|>", "<|pad|>"
+
+
+@dataclass
+class ToyModelConfig:
+    """Sizes of the toy model's components (one place; ``train.py`` records it in the run folder)."""
+
+    image_size: int = 64  # pixels; the VAE maps it to image_size / 4 latents
+    max_length: int = 16  # tokens per prompt incl. BOS/EOS/pads ("a red circle and a blue square on grass" = 11)
+    text_dim: int = 128  # text embedding width = UNet cross-attention dim
+    vae_channels: tuple[int, ...] = (32, 64, 128)  # AutoencoderKL block widths (3 levels -> downsample 4)
+    vae_layers: int = 1  # resnets per VAE block
+    unet_channels: tuple[int, ...] = (64, 128, 128)  # UNet block widths at 16×16, 8×8, 4×4
+    unet_layers: int = 1  # resnets (and attention layers) per down block; up blocks get one more
+    transformer_depth: int = 2  # BasicTransformerBlocks per attention layer (self-attn + cross-attn + FF each)
+    heads: int = 4  # attention heads in every UNet attention layer
+
+    def __post_init__(self):
+        if self.image_size % 8:
+            raise ValueError(f"image_size must be a multiple of 8, got {self.image_size}")
+        if len(self.unet_channels) != 3 or len(self.vae_channels) != 3:
+            raise ValueError("unet_channels and vae_channels need exactly 3 levels")
+        if any(c % self.heads for c in self.unet_channels):
+            raise ValueError(f"every UNet width must be divisible by heads={self.heads}: {self.unet_channels}")
+
+
+def _learn_bpe_files(folder: Path, words: list[str]) -> tuple[Path, Path]:
+    """Learn CLIP-style BPE (``</w>`` word ends) over the toy words with the ``tokenizers`` trainer; write vocab/merges."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+
+    alphabet = [chr(c) for c in range(ord("a"), ord("z") + 1)]
+    tok = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    trainer = trainers.BpeTrainer(
+        vocab_size=10_000, min_frequency=1, special_tokens=[BOS, EOS, PAD], show_progress=False,
+        initial_alphabet=alphabet, end_of_word_suffix="</w>",
+    )
+    tok.train_from_iterator(words * 2, trainer=trainer)
+    tok.model.save(str(folder))
+    vocab_path, merges_path = folder / "vocab.json", folder / "merges.txt"
+    # CLIP also needs every single character as a word end ("a</w>") so unknown words still tokenize.
+    vocab = json.loads(vocab_path.read_text())
+    for ch in alphabet:
+        vocab.setdefault(ch + "</w>", len(vocab))
+    vocab_path.write_text(json.dumps(vocab))
+    return vocab_path, merges_path
+
+
+def build_tokenizer(max_length: int = 16):
+    """A ``CLIPTokenizer`` in which every toy-world word is a single token (checked here)."""
+    from transformers import CLIPTokenizer
+
+    words = vocabulary()
+    with tempfile.TemporaryDirectory() as d:
+        vocab_path, merges_path = _learn_bpe_files(Path(d), words)
+        tok = CLIPTokenizer(str(vocab_path), str(merges_path), pad_token=PAD, model_max_length=max_length)
+    for w in words:
+        ids = tok(w, add_special_tokens=False).input_ids
+        if len(ids) != 1:  # pragma: no cover - guards the BPE learner
+            raise RuntimeError(f"toy tokenizer splits {w!r} into {tok.convert_ids_to_tokens(ids)}")
+    return tok
+
+
+def build_text_encoder(vocab_size: int, cfg: ToyModelConfig, pad_token_id: int, bos_token_id: int,
+                       eos_token_id: int):
+    """A word-level ``CLIPTextModel``: embeddings + final layer norm, no transformer layers (see module docstring)."""
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=vocab_size, hidden_size=cfg.text_dim, intermediate_size=cfg.text_dim * 2,
+        num_hidden_layers=0, num_attention_heads=2, max_position_embeddings=cfg.max_length,
+        pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id, projection_dim=cfg.text_dim,
+    )
+    return CLIPTextModel(config)
+
+
+def build_vae(cfg: ToyModelConfig):
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, sample_size=cfg.image_size,
+        down_block_types=("DownEncoderBlock2D",) * 3, up_block_types=("UpDecoderBlock2D",) * 3,
+        block_out_channels=tuple(cfg.vae_channels), layers_per_block=cfg.vae_layers, norm_num_groups=32,
+    )
+
+
+def build_unet(cfg: ToyModelConfig):
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=cfg.image_size // 4, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        mid_block_type="UNetMidBlock2DCrossAttn",
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        block_out_channels=tuple(cfg.unet_channels), layers_per_block=cfg.unet_layers,
+        transformer_layers_per_block=cfg.transformer_depth, cross_attention_dim=cfg.text_dim,
+        attention_head_dim=cfg.heads,  # diffusers' legacy name: this is the number of heads
+        norm_num_groups=32,
+    )
+
+
+def scheduler_config() -> dict:
+    """SD v1's noise schedule, with ``steps_offset=1`` written explicitly (FACTS.md: ``from_config`` drops defaults)."""
+    return dict(
+        num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+        clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon",
+    )
+
+
+def build_scheduler():
+    from diffusers import DDIMScheduler
+
+    return DDIMScheduler(**scheduler_config())
+
+
+def assemble_pipeline(vae, text_encoder, tokenizer, unet, scheduler=None):
+    """Wrap components in a stock ``StableDiffusionPipeline`` (no safety checker, no feature extractor)."""
+    from diffusers import StableDiffusionPipeline
+
+    return StableDiffusionPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=scheduler or build_scheduler(),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+
+
+def build_pipeline(cfg: ToyModelConfig | None = None, seed: int = 0):
+    """An untrained toy pipeline (random weights) — used by training and by fast offline tests."""
+    import torch
+
+    cfg = cfg or ToyModelConfig()
+    torch.manual_seed(seed)
+    tok = build_tokenizer(cfg.max_length)
+    te = build_text_encoder(len(tok), cfg, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
+    return assemble_pipeline(build_vae(cfg), te, tok, build_unet(cfg))
+
+
+def save_pipeline(pipe, folder: str | os.PathLike, cfg: ToyModelConfig | None = None, info: dict | None = None) -> Path:
+    """``save_pretrained`` (safetensors) plus the toy config and training info in ``toy_model.json``."""
+    folder = Path(folder)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    meta = {"toy_model_config": asdict(cfg or ToyModelConfig()), **(info or {})}
+    (folder / "toy_model.json").write_text(json.dumps(meta, indent=2))
+    return folder

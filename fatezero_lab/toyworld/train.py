@@ -1,0 +1,341 @@
+"""Train the toy model from scratch on the toy world, on a CPU: ``python -m fatezero_lab.toyworld.train``.
+
+Stages (each resumable from checkpoints in the run folder; ``--stage all`` runs them in order):
+
+1. ``vae``      AutoencoderKL on random toy frames: L = ||x - D(z)||² + β·KL(q(z|x) || N(0, I)), z ~ q(z|x).
+2. ``latents``  render a pool of captioned frames once and cache their VAE posteriors (2× faster UNet training).
+3. ``unet``     UNet + text encoder, ε-prediction with min-SNR-γ weighting (Hang et al. 2023):
+                L = min(SNR(t), γ)/SNR(t) · ||ε - ε_θ(√ᾱ_t z₀ + √(1-ᾱ_t) ε, t, τ(caption))||², 10 % empty captions
+                for classifier-free guidance, EMA of the weights.
+4. ``export``   assemble a ``StableDiffusionPipeline`` from the EMA weights and save it (fp16 safetensors) into the
+                package (``fatezero_lab/toyworld/weights/``) or ``--export-to``.
+
+``--quick`` shrinks everything to a few steps of a tiny model (used by the test suite).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import world
+from .model import ToyModelConfig, assemble_pipeline, build_scheduler, build_text_encoder, build_tokenizer, \
+    build_unet, build_vae, save_pipeline
+
+PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every knob of the toy training run (recorded in ``run/train_config.json``)."""
+
+    run: str = "runs/toy"  # folder for checkpoints, caches and the log
+    seed: int = 0  # seeds data, initialisation and noise
+    threads: int = 2  # torch CPU threads
+    vae_steps: int = 1200  # AutoencoderKL optimisation steps
+    vae_batch: int = 16  # frames per VAE step
+    vae_lr: float = 1e-3  # AdamW learning rate (cosine decay to 5 %)
+    vae_kl: float = 1e-6  # β, weight of the KL term
+    pool: int = 40_000  # captioned frames rendered and encoded once for UNet training
+    two_object_fraction: float = 0.5  # share of two-object scenes in the pool (words must bind to places)
+    unet_steps: int = 3500  # UNet + text encoder optimisation steps
+    unet_batch: int = 32  # latents per UNet step
+    unet_lr: float = 1e-3  # AdamW learning rate (warm-up, then constant until the last 20 %, then linear decay)
+    warmup: int = 200  # warm-up steps
+    empty_caption: float = 0.1  # caption dropout for classifier-free guidance
+    min_snr_gamma: float = 5.0  # γ of min-SNR loss weighting (0 = plain MSE)
+    ema: float = 0.999  # EMA decay of UNet/text-encoder weights
+    ckpt_every: int = 250  # steps between checkpoints
+    minutes: float = 0.0  # stop the current stage after this many minutes (0 = no limit); resume later
+    export_to: str = ""  # where `export` writes the pipeline (default: inside the package)
+    fp16_export: bool = True  # store the exported weights in fp16 (halves the size; loads as fp32 on CPU)
+
+    def __post_init__(self):
+        for name in ("vae_steps", "vae_batch", "pool", "unet_steps", "unet_batch", "ckpt_every", "threads"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.empty_caption < 1:
+            raise ValueError(f"empty_caption must be in [0, 1), got {self.empty_caption}")
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------------------------------
+def random_frame(rng: np.random.Generator, size: int, two_object_fraction: float) -> tuple[np.ndarray, str]:
+    """One random captioned frame: a one-frame clip with random scene, appearance, pan offset and lighting."""
+    n_obj = 2 if rng.random() < two_object_fraction else 1
+    spec = world.random_spec(int(rng.integers(0, 2**31 - 1)), n_objects=n_obj, frames=1, size=size, motion="static")
+    clip = world.render(spec)
+    return clip.frames[0], spec.caption
+
+
+def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) in [0, 1] -> (N, 3, H, W) in [-1, 1], the VAE's input range."""
+    return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2) * 2 - 1
+
+
+def held_out_frames(n: int, size: int) -> np.ndarray:
+    rng = np.random.default_rng(12345)
+    return np.stack([random_frame(rng, size, 0.5)[0] for _ in range(n)])
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of images in [-1, 1] (computed on the [0, 1] scale)."""
+    mse = ((a - b) / 2).pow(2).mean().item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Checkpoints
+# ---------------------------------------------------------------------------------------------------------------------
+def _save(path: Path, **state) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a killed run never leaves half a checkpoint
+
+
+def _load(path: Path):
+    return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
+
+
+class Logger:
+    def __init__(self, run: Path):
+        self.file = open(run / "log.txt", "a")
+
+    def __call__(self, msg: str) -> None:
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        tqdm.write(line)
+        self.file.write(line + "\n")
+        self.file.flush()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stage 1: VAE
+# ---------------------------------------------------------------------------------------------------------------------
+def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger):
+    ckpt_path = run / "vae.pt"
+    vae = build_vae(mcfg)
+    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
+    step, rng = 0, np.random.default_rng([cfg.seed, 1])
+    state = _load(ckpt_path)
+    if state is not None:
+        vae.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
+        step, rng = state["step"], state["rng"]
+        log(f"vae: resumed at step {step}")
+    if step >= cfg.vae_steps:
+        return vae
+    t_start = time.time()
+    bar = tqdm(total=cfg.vae_steps, initial=step, desc="VAE")
+    vae.train()
+    while step < cfg.vae_steps:
+        # 1. a fresh batch of random frames
+        x = frames_to_tensor(np.stack([random_frame(rng, mcfg.image_size, 0.5)[0] for _ in range(cfg.vae_batch)]))
+        # 2. cosine learning-rate decay to 5 %
+        lr = cfg.vae_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / cfg.vae_steps)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        # 3. reconstruction + β·KL
+        post = vae.encode(x).latent_dist
+        rec = vae.decode(post.sample()).sample
+        mse = F.mse_loss(rec, x)
+        loss = mse + cfg.vae_kl * post.kl().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        bar.set_postfix(psnr=f"{10 * math.log10(4.0 / max(mse.item(), 1e-12)):.1f}dB")
+        if step % cfg.ckpt_every == 0 or step == cfg.vae_steps:
+            _save(ckpt_path, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng)
+            log(f"vae: step {step} loss {loss.item():.5f}")
+        if cfg.minutes and time.time() - t_start > cfg.minutes * 60:
+            _save(ckpt_path, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng)
+            log(f"vae: stopped after {cfg.minutes} min at step {step} (resume by running again)")
+            raise SystemExit(0)
+    bar.close()
+    vae.eval()
+    with torch.no_grad():
+        x = frames_to_tensor(held_out_frames(64, mcfg.image_size))
+        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+    log(f"vae: held-out round-trip PSNR {psnr(rec, x):.2f} dB")
+    return vae
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stage 2: latent pool
+# ---------------------------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def build_latent_pool(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log: Logger) -> dict:
+    path = run / "latents.pt"
+    pool = _load(path)
+    if pool is not None and len(pool["captions"]) == cfg.pool:
+        return pool
+    vae.eval()
+    rng = np.random.default_rng([cfg.seed, 2])
+    means, stds, captions = [], [], []
+    for _ in tqdm(range(0, cfg.pool, 256), desc="latent pool"):
+        n = min(256, cfg.pool - len(captions))
+        items = [random_frame(rng, mcfg.image_size, cfg.two_object_fraction) for _ in range(n)]
+        dist = vae.encode(frames_to_tensor(np.stack([f for f, _ in items]))).latent_dist
+        means.append(dist.mean.half()), stds.append(dist.std.half())
+        captions += [c for _, c in items]
+    mean, std = torch.cat(means), torch.cat(stds)
+    scaling = float(1.0 / mean.float().std())  # like SD's 0.18215: unit-variance latents for the UNet
+    pool = {"mean": mean, "std": std, "captions": captions, "scaling_factor": scaling}
+    _save(path, **pool)
+    log(f"latents: {len(captions)} frames cached, scaling_factor {scaling:.4f}")
+    return pool
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stage 3: UNet + text encoder
+# ---------------------------------------------------------------------------------------------------------------------
+def _tokenize(tok, captions: list[str], max_length: int) -> torch.Tensor:
+    return tok(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt").input_ids
+
+
+def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, log: Logger):
+    ckpt_path = run / "unet.pt"
+    tok = build_tokenizer(mcfg.max_length)
+    te = build_text_encoder(len(tok), mcfg, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
+    unet = build_unet(mcfg)
+    params = list(unet.parameters()) + list(te.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.unet_lr, weight_decay=0.01)
+    ema_unet, ema_te = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(te).requires_grad_(False)
+    step, gen = 0, torch.Generator().manual_seed(cfg.seed)
+    state = _load(ckpt_path)
+    if state is not None:
+        unet.load_state_dict(state["unet"]), te.load_state_dict(state["te"]), opt.load_state_dict(state["opt"])
+        ema_unet.load_state_dict(state["ema_unet"]), ema_te.load_state_dict(state["ema_te"])
+        step = state["step"]
+        gen.set_state(state["gen"])
+        log(f"unet: resumed at step {step}")
+    if step >= cfg.unet_steps:
+        return ema_unet, ema_te, tok
+    sched = build_scheduler()
+    alphas_cumprod = sched.alphas_cumprod  # (1000,)
+    snr = alphas_cumprod / (1 - alphas_cumprod)
+    scaling = pool["scaling_factor"]
+    ids_all = _tokenize(tok, pool["captions"], mcfg.max_length)  # (pool, max_length)
+    ids_empty = _tokenize(tok, [""], mcfg.max_length)[0]
+    n_pool = len(pool["captions"])
+    unet.train(), te.train()
+    t_start, losses = time.time(), []
+    bar = tqdm(total=cfg.unet_steps, initial=step, desc="UNet")
+    while step < cfg.unet_steps:
+        # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance
+        idx = torch.randint(0, n_pool, (cfg.unet_batch,), generator=gen)
+        mean, std = pool["mean"][idx].float(), pool["std"][idx].float()
+        z0 = (mean + std * torch.randn(mean.shape, generator=gen)) * scaling  # (B, 4, h, w)
+        # 2. captions, with 10 % dropped to the empty prompt for classifier-free guidance
+        ids = ids_all[idx].clone()
+        drop = torch.rand(cfg.unet_batch, generator=gen) < cfg.empty_caption
+        ids[drop] = ids_empty
+        # 3. forward diffusion: z_t = sqrt(a_t) z0 + sqrt(1 - a_t) eps
+        t = torch.randint(0, sched.config.num_train_timesteps, (cfg.unet_batch,), generator=gen)
+        eps = torch.randn(z0.shape, generator=gen)
+        a = alphas_cumprod[t].view(-1, 1, 1, 1)
+        zt = a.sqrt() * z0 + (1 - a).sqrt() * eps
+        # 4. predict eps; min-SNR-gamma weighted MSE
+        emb = te(ids).last_hidden_state  # (B, max_length, text_dim)
+        pred = unet(zt, t, encoder_hidden_states=emb).sample
+        w = (torch.clamp(snr[t], max=cfg.min_snr_gamma) / snr[t]) if cfg.min_snr_gamma > 0 else torch.ones_like(snr[t])
+        loss = (w * (pred - eps).pow(2).mean(dim=(1, 2, 3))).mean()
+        # 5. learning-rate schedule and the optimiser step
+        lr = cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * min(1.0, (cfg.unet_steps - step) / (0.2 * cfg.unet_steps))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        # 6. EMA of the weights (warms up so early checkpoints are usable)
+        decay = min(cfg.ema, (1 + step) / (10 + step))
+        with torch.no_grad():
+            for m, e in ((unet, ema_unet), (te, ema_te)):
+                for p, q in zip(m.parameters(), e.parameters()):
+                    q.lerp_(p, 1 - decay)
+        step += 1
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+        stop = cfg.minutes and time.time() - t_start > cfg.minutes * 60
+        if step % cfg.ckpt_every == 0 or step == cfg.unet_steps or stop:
+            _save(ckpt_path, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
+                  ema_unet=ema_unet.state_dict(), ema_te=ema_te.state_dict(), step=step, gen=gen.get_state())
+            log(f"unet: step {step} loss(50) {np.mean(losses[-50:]):.4f} lr {lr:.2e} "
+                f"({(time.time() - t_start) / 60:.1f} min this session)")
+        if stop:
+            log(f"unet: stopped after {cfg.minutes} min at step {step} (resume by running again)")
+            raise SystemExit(0)
+    bar.close()
+    return ema_unet, ema_te, tok
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Stage 4: export
+# ---------------------------------------------------------------------------------------------------------------------
+def export(cfg: TrainConfig, mcfg: ToyModelConfig, vae, unet, te, tok, scaling: float, run: Path, log: Logger) -> Path:
+    vae.register_to_config(scaling_factor=scaling)
+    pipe = assemble_pipeline(vae.eval(), te.eval(), tok, unet.eval())
+    if cfg.fp16_export:
+        pipe.to(torch.float16)
+    out = Path(cfg.export_to) if cfg.export_to else PACKAGE_WEIGHTS
+    info = {"train_config": dataclasses.asdict(cfg), "exported": time.strftime("%Y-%m-%d %H:%M:%S")}
+    save_pipeline(pipe, out, mcfg, info)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    log(f"export: pipeline written to {out} ({size / 1e6:.1f} MB)")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--stage", default="all", choices=["all", "vae", "latents", "unet", "export"])
+    ap.add_argument("--quick", action="store_true", help="a few steps of a tiny model (smoke test)")
+    for f in dataclasses.fields(TrainConfig):
+        ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default) if f.type != "bool" else int,
+                        default=None, help=f"default {f.default}")
+    args = ap.parse_args(argv)
+    overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+                 if getattr(args, f.name) is not None}
+    mcfg = ToyModelConfig()
+    if args.quick:
+        overrides = {"vae_steps": 2, "vae_batch": 2, "pool": 16, "unet_steps": 2, "unet_batch": 4, "warmup": 1,
+                     "ckpt_every": 1, **overrides}
+        mcfg = ToyModelConfig(vae_channels=(32, 32, 32), unet_channels=(32, 32, 32), text_dim=32, heads=2,
+                              transformer_depth=1)
+    cfg = TrainConfig(**overrides)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    run = Path(cfg.run)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "train_config.json").write_text(json.dumps({"train": dataclasses.asdict(cfg),
+                                                       "model": dataclasses.asdict(mcfg)}, indent=2))
+    log = Logger(run)
+    t0 = time.time()
+    vae = train_vae(cfg, mcfg, run, log)
+    if args.stage == "vae":
+        return
+    pool = build_latent_pool(cfg, mcfg, vae, run, log)
+    if args.stage == "latents":
+        return
+    unet, te, tok = train_unet(cfg, mcfg, pool, run, log)
+    if args.stage == "unet":
+        return
+    export(cfg, mcfg, vae, unet, te, tok, pool["scaling_factor"], run, log)
+    log(f"done in {(time.time() - t0) / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()
