@@ -3,16 +3,25 @@
 >>> import fatezero_lab as fz
 >>> pipe = fz.load_pipeline("toy")
 >>> clip = fz.toyworld.clip("a red circle on grass", motion="left_to_right", frames=8)
->>> inv = fz.invert(pipe, clip.frames, clip.caption, steps=50)
->>> frames = fz.reconstruct(pipe, inv)
+>>> inv = fz.invert(pipe, clip.frames, clip.caption, steps=50, temporal=True)
+>>> inv.store.cross_attention(word="circle", step=10).shape            # (frames, h, w)
+>>> mask = fz.blend_mask(inv.store, words=["circle"], step=10, threshold=0.3)
+>>> out = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"])
 """
 
 from . import diffusion, toyworld, video
+from .config import FateZeroConfig
 from .diffusion import decode_latents, encode_frames, encode_prompt, psnr, sample
+from .editing import EditResult, edit
 from .inversion import Inversion, invert, reconstruct, vae_roundtrip
+from .masks import MaskResult, blend_mask
 from .models import ModelNotFoundError, load_pipeline
+from .processors import TemporalConfig, attention_control, attention_layers
+from .store import AttentionStore
 
 __version__ = "0.1.0"
 
-__all__ = ["Inversion", "ModelNotFoundError", "decode_latents", "diffusion", "encode_frames", "encode_prompt",
-           "invert", "load_pipeline", "psnr", "reconstruct", "sample", "toyworld", "vae_roundtrip", "video"]
+__all__ = ["AttentionStore", "EditResult", "FateZeroConfig", "Inversion", "MaskResult", "ModelNotFoundError",
+           "TemporalConfig", "attention_control", "attention_layers", "blend_mask", "decode_latents", "diffusion",
+           "edit", "encode_frames", "encode_prompt", "invert", "load_pipeline", "psnr", "reconstruct", "sample",
+           "toyworld", "vae_roundtrip", "video"]

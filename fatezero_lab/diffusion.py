@@ -115,7 +115,7 @@ def ddim_inverse_scheduler(pipe, steps: int):
 
 @torch.no_grad()
 def sample(pipe, z_T: torch.Tensor, prompt: str, steps: int = 50, guidance: float = 7.5, negative_prompt: str = "",
-           progress: bool = True) -> torch.Tensor:
+           temporal=False, progress: bool = True) -> torch.Tensor:
     """Plain DDIM sampling from z_T with classifier-free guidance (no attention control) -> z_0.
 
     ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, p) − ε_θ(z_t, t, ∅)),
@@ -125,15 +125,20 @@ def sample(pipe, z_T: torch.Tensor, prompt: str, steps: int = 50, guidance: floa
     n = len(z_T)
     cond = encode_prompt(pipe, prompt).expand(n, -1, -1)
     uncond = encode_prompt(pipe, negative_prompt).expand(n, -1, -1)
+    from .processors import AttentionControl, attention_control
+
     sched = ddim_scheduler(pipe, steps)
     z = z_T.clone()
-    for t in tqdm(sched.timesteps, desc="DDIM sampling", disable=not progress, leave=False):
-        if guidance == 1.0:
-            eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
-        else:
-            eps_u, eps_c = pipe.unet(torch.cat([z, z]), t, encoder_hidden_states=torch.cat([uncond, cond])).sample.chunk(2)
-            eps = eps_u + guidance * (eps_c - eps_u)
-        z = sched.step(eps, t, z).prev_sample
+    control = AttentionControl(n, temporal, tuple(z.shape[-2:]))
+    with attention_control(pipe.unet, control):
+        for t in tqdm(sched.timesteps, desc="DDIM sampling", disable=not progress, leave=False):
+            if guidance == 1.0:
+                eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
+            else:
+                eps_u, eps_c = pipe.unet(torch.cat([z, z]), t,
+                                         encoder_hidden_states=torch.cat([uncond, cond])).sample.chunk(2)
+                eps = eps_u + guidance * (eps_c - eps_u)
+            z = sched.step(eps, t, z).prev_sample
     return z
 
 

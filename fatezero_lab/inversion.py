@@ -18,17 +18,55 @@ import torch
 from tqdm.auto import tqdm
 
 from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, decode_latents, encode_frames,
-                        encode_prompt, psnr, sample)
+                        encode_prompt, psnr, sample, tokens)
+from .processors import AttentionControl, TemporalConfig, attention_control, explicit_attention
+from .store import CACHE_MODES, AttentionStore, SourceAttention, layer_selected
+
+
+class RecordControl(AttentionControl):
+    """Inversion's control: at the store's layers, keep what the source attention needs.
+
+    ``keep="maps"``: compute attention explicitly and keep the probabilities (the reference behaviour);
+    ``keep="inputs"``: run fused SDPA and keep the queries and (frame-gathered) keys;
+    ``keep=None``: keep nothing (recompute mode: only the layer list is registered).
+    Kept items go to ``store.put`` at ``self.step``, or into ``self.captured`` when ``self.step < 0``.
+    ``rows`` selects the batch rows to record (the conditional half of a guided batch).
+    """
+
+    def __init__(self, store: AttentionStore, latent_hw, keep: str | None = "maps", rows: slice = slice(None)):
+        super().__init__(store.n_frames, store.temporal, latent_hw)
+        self.store, self.keep, self.rows = store, keep, rows
+        self.captured: dict[str, SourceAttention] = {}
+
+    def attend(self, layer, q, k, v, scale, mask=None):
+        if not layer_selected(layer, self.store.max_side) or self.keep is None:
+            if layer_selected(layer, self.store.max_side):
+                self.store.layers.setdefault(layer.name, layer)
+            return super().attend(layer, q, k, v, scale, mask)
+        self.store.layers.setdefault(layer.name, layer)
+        if self.keep == "maps":
+            out, probs = explicit_attention(q, k, v, scale, mask)  # probs (B, heads, n, m)
+            item = SourceAttention(scale, probs=probs[self.rows].detach())
+        else:
+            out = super().attend(layer, q, k, v, scale, mask)
+            item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach())
+        if self.step < 0:
+            self.captured[layer.name] = item
+        else:
+            self.store.put(self.step, layer, item)
+        return out
 
 
 @dataclass
 class Inversion:
-    """The result of :func:`invert`: the latent trajectory z_0 … z_T of every frame and what produced it."""
+    """The result of :func:`invert`: the latent trajectory z_0 … z_T of every frame, and the attention store."""
 
     prompt: str  # the source prompt
     frames: np.ndarray  # (F, H, W, 3) the source clip
     latents: torch.Tensor  # (steps + 1, F, 4, h, w): latents[0] = z_0 = E(x), latents[-1] = z_T
     timesteps: list[int]  # the UNet timestep of each inversion step (ascending)
+    store: AttentionStore | None = None  # the recorded source attention (see store.py)
+    temporal: TemporalConfig = field(default_factory=lambda: TemporalConfig(enabled=False))
 
     @property
     def z_T(self) -> torch.Tensor:
@@ -41,34 +79,88 @@ class Inversion:
     def __repr__(self) -> str:
         f, h, w, _ = self.frames.shape
         return (f"Inversion(prompt={self.prompt!r}, frames={f}, size={h}x{w}, steps={self.steps}, "
-                f"latents={tuple(self.latents.shape)})")
+                f"temporal={list(self.temporal.reference) if self.temporal.enabled else 'off'}, "
+                f"store={self.store.cache if self.store else None!r})")
+
+
+def check_steps(steps, name: str = "steps") -> int:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
+        raise ValueError(f"{name} must be an integer in 1..1000, got {steps!r}")
+    return int(steps)
 
 
 @torch.no_grad()
-def invert(pipe, frames, prompt: str, steps: int = 50, progress: bool = True) -> Inversion:
-    """DDIM-invert ``frames`` (F, H, W, 3) with ``prompt``; returns the whole latent trajectory."""
+def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "maps", max_side: int = 32,
+           record: bool = True, progress: bool = True) -> Inversion:
+    """DDIM-invert ``frames`` (F, H, W, 3) with ``prompt`` (no guidance), recording the source attention.
+
+    Args:
+        temporal: spatial-temporal self-attention — True (first + previous frame), False, reference frame name(s)
+            or a :class:`TemporalConfig`. Editing must use the same setting.
+        cache: ``"maps"`` stores every attention probability map of every step (the reference behaviour);
+            ``"inputs"`` stores the queries/keys that produce them; ``"recompute"`` stores only the latents and
+            recomputes a step's attention when asked (editing runs one source pass per step).
+        max_side: record/edit attention only at layers with at most ``max_side``² query positions (reference: 32).
+        record: False runs a plain inversion (no store).
+    """
+    # 0. check every input before any compute
     frames = check_frames(frames)
     check_prompt(pipe, prompt, "prompt")
-    if not isinstance(steps, int) or not 1 <= steps <= 1000:
-        raise ValueError(f"steps must be an integer in 1..1000, got {steps!r}")
+    steps = check_steps(steps)
+    temporal = TemporalConfig.parse(temporal)
+    if cache not in CACHE_MODES:
+        raise ValueError(f"cache must be one of {list(CACHE_MODES)}, got {cache!r}")
+    if not isinstance(max_side, int) or max_side < 1:
+        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
     # 1. encode the frames and the source prompt
     z = encode_frames(pipe, frames)  # (F, 4, h, w)
-    cond = encode_prompt(pipe, prompt).expand(len(z), -1, -1)  # (F, tokens, dim)
-    # 2. run DDIM backwards, keeping every latent
+    emb = encode_prompt(pipe, prompt)  # (1, tokens, dim)
+    cond = emb.expand(len(z), -1, -1)  # (F, tokens, dim)
+    store = AttentionStore(prompt=prompt, tokens=tokens(pipe, prompt), n_frames=len(z), temporal=temporal,
+                           cache=cache, max_side=max_side, embedding=emb.detach().cpu(),
+                           defaults=dict(getattr(pipe, "fatezero_defaults", {}) or {}))
+    store._tokenizer = pipe.tokenizer
+    control = RecordControl(store, tuple(z.shape[-2:]), keep=None if cache == "recompute" else cache)
+    if not record:
+        control = AttentionControl(len(z), temporal, tuple(z.shape[-2:]))
+    # 2. run DDIM backwards, keeping every latent (and, in maps mode, every attention map)
     sched = ddim_inverse_scheduler(pipe, steps)
     latents = [z]
-    for t in tqdm(sched.timesteps, desc="DDIM inversion", disable=not progress, leave=False):
-        eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
-        z = sched.step(eps, t, z).prev_sample
-        latents.append(z)
-    return Inversion(prompt=prompt, frames=frames, latents=torch.stack(latents),
-                     timesteps=[int(t) for t in sched.timesteps])
+    with attention_control(pipe.unet, control):
+        for i, t in enumerate(tqdm(sched.timesteps, desc="DDIM inversion", disable=not progress, leave=False)):
+            control.step = i
+            eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
+            z = sched.step(eps, t, z).prev_sample
+            latents.append(z)
+    latents = torch.stack(latents)  # (steps + 1, F, 4, h, w)
+    timesteps = [int(t) for t in sched.timesteps]
+    if record:
+        store.timesteps = timesteps
+        store.latents = [latents[i] for i in range(steps)]  # the z the UNet saw at step i (views, no copies)
+        if cache == "recompute":
+            store._recompute = lambda step: recompute_maps(pipe, store, step)
+    return Inversion(prompt=prompt, frames=frames, latents=latents, timesteps=timesteps,
+                     store=store if record else None, temporal=temporal)
+
+
+@torch.no_grad()
+def recompute_maps(pipe, store: AttentionStore, step: int) -> dict[str, SourceAttention]:
+    """Attention at store step ``step`` is a pure function of (z_step, t_step, p_src): run the UNet once more and
+    capture the queries/keys of every stored layer (maps are formed only if someone asks for them)."""
+    control = RecordControl(store, tuple(store.latents[step].shape[-2:]), keep="inputs")
+    control.step = -1  # capture into control.captured instead of the store
+    z = store.latents[step].to(pipe.unet.device, pipe.unet.dtype)
+    emb = store.embedding.to(pipe.unet.device, pipe.unet.dtype).expand(len(z), -1, -1)
+    with attention_control(pipe.unet, control):
+        pipe.unet(z, store.timesteps[step], encoder_hidden_states=emb)
+    return control.captured
 
 
 @torch.no_grad()
 def reconstruct(pipe, inversion: Inversion, guidance: float = 1.0, progress: bool = True) -> np.ndarray:
     """Plain DDIM sampling from z_T with the source prompt -> frames; at guidance 1 this undoes the inversion."""
-    z0 = sample(pipe, inversion.z_T, inversion.prompt, steps=inversion.steps, guidance=guidance, progress=progress)
+    z0 = sample(pipe, inversion.z_T, inversion.prompt, steps=inversion.steps, guidance=guidance,
+                temporal=inversion.temporal, progress=progress)
     return decode_latents(pipe, z0)
 
 
@@ -79,6 +171,6 @@ def vae_roundtrip(pipe, frames) -> np.ndarray:
 
 def reconstruction_report(pipe, frames, prompt: str, steps: int = 50) -> dict:
     """PSNR of the VAE round trip and of inversion + reconstruction, in dB."""
-    inv = invert(pipe, frames, prompt, steps=steps, progress=False)
+    inv = invert(pipe, frames, prompt, steps=steps, temporal=False, record=False, progress=False)
     rec = reconstruct(pipe, inv, progress=False)
     return {"vae_psnr": psnr(vae_roundtrip(pipe, frames), frames), "inversion_psnr": psnr(rec, frames)}

@@ -106,7 +106,21 @@ def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtyp
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, steps_offset=1, clip_sample=False,
                                                set_alpha_to_one=False)
     pipe.set_progress_bar_config(disable=True)
+    pipe.fatezero_defaults = pipeline_defaults(path if is_local else None)
     return pipe.to(device)
+
+
+def pipeline_defaults(folder: str | None) -> dict:
+    """Measured FateZero defaults a pipeline folder ships in ``toy_model.json`` (the toy model's mask layers and
+    rule); empty for Stable Diffusion, which uses the reference recipe."""
+    if folder is None:
+        return {}
+    meta = Path(folder) / "toy_model.json"
+    if not meta.exists():
+        return {}
+    import json
+
+    return dict(json.loads(meta.read_text()).get("fatezero_defaults", {}))
 
 
 def model_summary(pipe) -> dict:

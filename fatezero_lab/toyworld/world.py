@@ -392,8 +392,8 @@ def background_texture(name: str, n: int, seed: int) -> np.ndarray:
     lo = _smooth_noise(rng, n, max(2, n // 16))  # large blotches
     if name == "grass":
         base = _hsv(rng.uniform(0.26, 0.34), rng.uniform(0.55, 0.7), rng.uniform(0.45, 0.6))
-        period = rng.uniform(3.5, 5.5)
-        blades = np.sin(2 * np.pi * xx / period + 1.5 * np.sin(yy / 5.0 + rng.uniform(0, 6)) + 2 * lo)
+        period = rng.uniform(6.0, 9.0)
+        blades = np.sin(2 * np.pi * xx / period + 1.5 * np.sin(yy / 7.0 + rng.uniform(0, 6)) + 2 * lo)
         v = 1.0 + 0.12 * blades + 0.1 * lo
         img = base[None, None] * v[..., None]
     elif name == "snow":
@@ -407,8 +407,8 @@ def background_texture(name: str, n: int, seed: int) -> np.ndarray:
         plank_h = rng.uniform(9, 14)
         plank = np.floor((yy + rng.uniform(0, plank_h)) / plank_h)
         shade = 0.1 * np.sin(plank * 2.3 + rng.uniform(0, 6))
-        grain = np.sin(2 * np.pi * yy / 3.0 + 2.5 * np.sin(xx / 7.0 + plank) + lo)
-        seam = np.clip(1 - np.abs(((yy + rng.uniform(0, plank_h)) % plank_h) - 0.5) / 1.0, 0, 1)
+        grain = np.sin(2 * np.pi * yy / 6.0 + 2.5 * np.sin(xx / 9.0 + plank) + lo)
+        seam = np.clip(1 - np.abs(((yy + rng.uniform(0, plank_h)) % plank_h) - 1.0) / 1.5, 0, 1)
         v = 1.0 + shade + 0.07 * grain - 0.25 * seam
         img = base[None, None] * v[..., None]
     else:  # stone: soft grey cobbles

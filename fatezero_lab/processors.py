@@ -1,0 +1,269 @@
+"""diffusers attention processors: the only place fatezero_lab touches the UNet.
+
+One processor class, :class:`FateZeroAttnProcessor`, is installed on every attention layer with
+``unet.set_attn_processor`` (and the originals are put back by :func:`attention_control`, whatever happens). It does
+what diffusers' ``AttnProcessor2_0`` does, with two extension points:
+
+1. **Spatial-temporal self-attention** (paper step 4): the keys and values of frame f's self-attention come from
+   its reference frames R(f) (default: the first and the previous frame, "sparse-causal"):
+
+       SelfAttn(f) = softmax(Q_f [K_r]_{r∈R(f)}ᵀ / √d) [V_r]_{r∈R(f)}
+
+   No new parameters: a 2-D SD UNet becomes a video model by gathering keys/values across the batch's frames.
+2. **A control object** decides how attention is computed for each call — plain SDPA, explicit softmax with the
+   probabilities recorded (inversion), or fused with stored/recomputed source attention (editing). See
+   ``inversion.py`` and ``editing.py`` for the controls; :class:`AttentionControl` here is the plain one.
+
+Frames travel in the batch: a UNet batch is ``groups × frames`` (e.g. [uncond | cond] × F), so a batch tensor
+``(groups*frames, heads, tokens, dim)`` reshapes to ``(groups, frames, heads, tokens, dim)``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+REFERENCE_CHOICES = ("first", "previous", "self", "all")
+
+
+@dataclass
+class LayerInfo:
+    """What a learner needs to know about one attention layer of the UNet."""
+
+    name: str  # the key in unet.attn_processors, e.g. "down_blocks.0.attentions.0.transformer_blocks.1.attn1.processor"
+    kind: str  # "self" (attn1) or "cross" (attn2)
+    place: str  # "down", "mid" or "up"
+    block: int  # index of the down/up block (0 for mid)
+    heads: int = 0  # filled at the first call
+    channels: int = 0  # query width (heads * head_dim)
+    resolution: tuple[int, int] = (0, 0)  # (h, w) of the query grid, filled at the first call
+
+    @classmethod
+    def from_name(cls, name: str) -> "LayerInfo":
+        kind = "cross" if ".attn2." in name else "self"
+        m = re.match(r"(down|up)_blocks\.(\d+)\.", name)
+        place, block = (m.group(1), int(m.group(2))) if m else ("mid", 0)
+        return cls(name=name, kind=kind, place=place, block=block)
+
+    @property
+    def short(self) -> str:
+        """``down0.a0.t1.self`` — compact enough for plot titles."""
+        m = re.search(r"attentions\.(\d+)\.transformer_blocks\.(\d+)", self.name)
+        at = f".a{m.group(1)}.t{m.group(2)}" if m else ""
+        return f"{self.place}{self.block if self.place != 'mid' else ''}{at}.{self.kind}"
+
+    @property
+    def queries(self) -> int:
+        return self.resolution[0] * self.resolution[1]
+
+
+@dataclass
+class TemporalConfig:
+    """Spatial-temporal self-attention: which frames each frame's self-attention reads keys/values from."""
+
+    enabled: bool = True  # False: plain per-frame self-attention (the image model)
+    reference: tuple[str, ...] = ("first", "previous")  # any of REFERENCE_CHOICES; ("self",) equals plain attention
+    min_channels: int = 0  # only layers whose query width is >= this get spatial-temporal attention
+
+    def __post_init__(self):
+        if isinstance(self.reference, str):
+            self.reference = (self.reference,)
+        self.reference = tuple(self.reference)
+        bad = [r for r in self.reference if r not in REFERENCE_CHOICES]
+        if bad or not self.reference:
+            raise ValueError(f"temporal reference frames {list(self.reference)} invalid; choose a non-empty subset "
+                             f"of {list(REFERENCE_CHOICES)}")
+        if self.min_channels < 0:
+            raise ValueError(f"min_channels must be >= 0, got {self.min_channels}")
+
+    def frame_indices(self, n_frames: int) -> torch.Tensor:
+        """(frames, refs) long tensor: row f lists the frames whose keys/values frame f attends to."""
+        rows = []
+        for f in range(n_frames):
+            idx: list[int] = []
+            for r in self.reference:
+                if r == "first":
+                    idx.append(0)
+                elif r == "previous":
+                    idx.append(max(f - 1, 0))
+                elif r == "self":
+                    idx.append(f)
+                else:  # all
+                    idx.extend(range(n_frames))
+            rows.append(idx)
+        return torch.tensor(rows, dtype=torch.long)
+
+    @classmethod
+    def parse(cls, value) -> "TemporalConfig":
+        """Accept True/False, a TemporalConfig, a reference name or a list of them."""
+        if isinstance(value, cls):
+            return value
+        if value is True or value is None:
+            return cls()
+        if value is False or value == "none":
+            return cls(enabled=False)
+        if isinstance(value, (str, list, tuple)):
+            return cls(reference=tuple([value] if isinstance(value, str) else value))
+        raise TypeError(f"temporal must be True/False, a TemporalConfig or reference frame name(s) from "
+                        f"{list(REFERENCE_CHOICES) + ['none']}; got {value!r}")
+
+
+def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+                       mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """out = softmax(q kᵀ · scale + mask) v, also returning the probabilities.
+
+    q (B, heads, n, d), k/v (B, heads, m, d) -> out (B, heads, n, d), probs (B, heads, n, m).
+    """
+    scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # (B, heads, n, m)
+    if mask is not None:
+        scores = scores + mask
+    probs = scores.softmax(dim=-1)
+    return torch.matmul(probs, v), probs
+
+
+def gather_frames(x: torch.Tensor, n_frames: int, index: torch.Tensor) -> torch.Tensor:
+    """Concatenate each frame's reference frames along the token axis.
+
+    x (groups*frames, heads, m, d), index (frames, refs) -> (groups*frames, heads, refs*m, d).
+    """
+    b, h, m, d = x.shape
+    g = b // n_frames
+    x = x.view(g, n_frames, h, m, d)
+    x = x[:, index.to(x.device)]  # (groups, frames, refs, heads, m, d)
+    r = index.shape[1]
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(b, h, r * m, d)
+
+
+class AttentionControl:
+    """Plain attention (fused SDPA), with optional spatial-temporal self-attention. Base of every control.
+
+    Subclasses override :meth:`attend` (and may use ``self.step``, which the sampling loops set).
+    """
+
+    def __init__(self, n_frames: int, temporal: TemporalConfig | bool | str | None = False,
+                 latent_hw: tuple[int, int] | None = None, explicit: bool = False):
+        self.n_frames = n_frames
+        self.temporal = TemporalConfig.parse(temporal)
+        self.latent_hw = latent_hw  # (h, w) of the UNet input; used to name each layer's resolution
+        self.explicit = explicit  # True: use the explicit-softmax path everywhere (for equivalence tests)
+        self.step = 0
+        self.layers: dict[str, LayerInfo] = {}
+        self._index = self.temporal.frame_indices(n_frames)
+
+    # --- called by the processor -----------------------------------------------------------------------------------
+    def register(self, layer: LayerInfo, attn, n_queries: int, channels: int) -> None:
+        if layer.heads == 0:
+            layer.heads, layer.channels = attn.heads, channels
+            if self.latent_hw is not None:
+                h, w = self.latent_hw
+                f = max(1, round(math.sqrt(h * w / n_queries)))
+                layer.resolution = (h // f, w // f)
+            else:
+                s = int(math.isqrt(n_queries))
+                layer.resolution = (s, n_queries // max(s, 1))
+            self.layers[layer.name] = layer
+
+    def uses_temporal(self, layer: LayerInfo) -> bool:
+        return (self.temporal.enabled and layer.kind == "self" and self.n_frames > 1
+                and layer.channels >= self.temporal.min_channels)
+
+    def gather(self, layer: LayerInfo, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.uses_temporal(layer):
+            return k, v
+        return gather_frames(k, self.n_frames, self._index), gather_frames(v, self.n_frames, self._index)
+
+    def attend(self, layer: LayerInfo, q, k, v, scale: float, mask=None) -> torch.Tensor:
+        """q (B, heads, n, d), k/v (B, heads, m, d) -> (B, heads, n, d)."""
+        if self.explicit:
+            return explicit_attention(q, k, v, scale, mask)[0]
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
+
+
+class FateZeroAttnProcessor:
+    """``AttnProcessor2_0``'s computation with keys/values gathered across frames and attention delegated to a control."""
+
+    def __init__(self, name: str, control: AttentionControl):
+        self.layer = LayerInfo.from_name(name)
+        self.control = control
+
+    def __call__(self, attn, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
+                 attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None) -> torch.Tensor:
+        residual = hidden_states
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
+        input_ndim = hidden_states.ndim
+        if input_ndim == 4:
+            b4, c4, h4, w4 = hidden_states.shape
+            hidden_states = hidden_states.view(b4, c4, h4 * w4).transpose(1, 2)
+        batch, n, _ = hidden_states.shape
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        if attention_mask is not None:
+            attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], batch)
+            attention_mask = attention_mask.view(batch, attn.heads, -1, attention_mask.shape[-1])
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        if encoder_hidden_states is not None and attn.norm_cross:
+            context = attn.norm_encoder_hidden_states(context)
+
+        # 1. projections, split into heads
+        q, k, v = attn.to_q(hidden_states), attn.to_k(context), attn.to_v(context)
+        inner = k.shape[-1]
+        d = inner // attn.heads
+        q = q.view(batch, -1, attn.heads, d).transpose(1, 2)  # (B, heads, n, d)
+        k = k.view(batch, -1, attn.heads, d).transpose(1, 2)  # (B, heads, m, d)
+        v = v.view(batch, -1, attn.heads, d).transpose(1, 2)  # (B, heads, m, d)
+        if attn.norm_q is not None:
+            q = attn.norm_q(q)
+        if attn.norm_k is not None:
+            k = attn.norm_k(k)
+        layer = self.layer
+        self.control.register(layer, attn, n, inner)
+
+        # 2. spatial-temporal self-attention: keys/values from the reference frames
+        k, v = self.control.gather(layer, k, v)  # (B, heads, refs*m, d) for self-attention
+        if attention_mask is not None and attention_mask.shape[-1] != k.shape[2]:
+            raise ValueError("attention masks are not supported together with spatial-temporal attention")
+
+        # 3. attention, as the control decides (plain / record / fuse)
+        out = self.control.attend(layer, q, k, v, attn.scale, attention_mask)  # (B, heads, n, d)
+
+        # 4. merge heads, output projection, residual — as AttnProcessor2_0
+        out = out.transpose(1, 2).reshape(batch, -1, attn.heads * d).to(q.dtype)
+        out = attn.to_out[1](attn.to_out[0](out))
+        if input_ndim == 4:
+            out = out.transpose(-1, -2).reshape(b4, c4, h4, w4)
+        if attn.residual_connection:
+            out = out + residual
+        return out / attn.rescale_output_factor
+
+
+@contextmanager
+def attention_control(unet, control: AttentionControl):
+    """Install a :class:`FateZeroAttnProcessor` on every attention layer; restore the originals on exit.
+
+    The originals come back after success, an exception, or a KeyboardInterrupt in the middle of a loop.
+    """
+    original = dict(unet.attn_processors)
+    # set_attn_processor consumes the dict it is given (FACTS.md): always build a fresh one.
+    unet.set_attn_processor({name: FateZeroAttnProcessor(name, control) for name in original})
+    try:
+        yield control
+    finally:
+        unet.set_attn_processor(dict(original))
+
+
+def attention_layers(unet, latent_hw: tuple[int, int] | None = None) -> list[LayerInfo]:
+    """Every attention layer of ``unet`` with its kind, place, heads and resolution (runs one tiny forward pass)."""
+    cfg = unet.config
+    h, w = latent_hw or ((cfg.sample_size, cfg.sample_size) if isinstance(cfg.sample_size, int) else cfg.sample_size)
+    control = AttentionControl(n_frames=1, temporal=False, latent_hw=(h, w))
+    z = torch.zeros(1, cfg.in_channels, h, w, device=unet.device, dtype=unet.dtype)
+    ctx = torch.zeros(1, 1, cfg.cross_attention_dim, device=unet.device, dtype=unet.dtype)
+    with torch.no_grad(), attention_control(unet, control):
+        unet(z, 1, encoder_hidden_states=ctx)
+    return [control.layers[name] for name in unet.attn_processors if name in control.layers]
