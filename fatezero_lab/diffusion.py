@@ -26,9 +26,11 @@ def check_frames(frames, name: str = "frames") -> np.ndarray:
     if arr.dtype == np.uint8:
         arr = arr.astype(np.float32) / 255.0
     arr = arr.astype(np.float32)
-    if not np.isfinite(arr).all() or arr.min() < -1e-3 or arr.max() > 1 + 1e-3:
-        raise ValueError(f"{name} values must be finite and in [0, 1] (float) or 0..255 (uint8); "
-                         f"got range [{float(np.nanmin(arr)):.3g}, {float(np.nanmax(arr)):.3g}]")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} values must be finite; {int((~np.isfinite(arr)).sum())} are NaN or infinite")
+    if arr.min() < -1e-3 or arr.max() > 1 + 1e-3:
+        raise ValueError(f"{name} values must be in [0, 1] (float) or 0..255 (uint8); "
+                         f"got range [{float(arr.min()):.3g}, {float(arr.max()):.3g}]")
     return np.clip(arr, 0.0, 1.0)
 
 
@@ -37,9 +39,6 @@ def check_prompt(pipe, prompt, name: str = "prompt") -> str:
     if not isinstance(prompt, str):
         raise TypeError(f"{name} must be a string, got {type(prompt).__name__}")
     tok = pipe.tokenizer
-    ids = tok(prompt, add_special_tokens=True).input_ids
-    if len(ids) > tok.model_max_length:
-        raise ValueError(f"{name} {prompt!r} is {len(ids)} tokens; the tokenizer takes at most {tok.model_max_length}")
     vocab = tok.get_vocab()
     if len(vocab) < 1000:  # a toy vocabulary: say which words it does not know
         unknown = [w for w in prompt.lower().split() if w + "</w>" not in vocab]
@@ -49,6 +48,9 @@ def check_prompt(pipe, prompt, name: str = "prompt") -> str:
             known = [w for w in vocabulary() if w + "</w>" in vocab] or sorted(k[:-4] for k in vocab if k.endswith("</w>"))
             raise ValueError(f"{name} {prompt!r} uses word(s) {unknown} the toy model does not know; "
                              f"its words are: {', '.join(known)}")
+    n_ids = len(tok(prompt, add_special_tokens=True, verbose=False).input_ids)
+    if n_ids > tok.model_max_length:
+        raise ValueError(f"{name} {prompt!r} is {n_ids} tokens; the tokenizer takes at most {tok.model_max_length}")
     return prompt
 
 

@@ -1,0 +1,209 @@
+"""The FateZero engine on tiny offline components: processors, store, masks, fusion, replay order, restoration."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import fatezero_lab as fz
+from fatezero_lab.editing import EditControl
+from fatezero_lab.masks import mask_from_maps
+from fatezero_lab.processors import AttentionControl, FateZeroAttnProcessor, LayerInfo, TemporalConfig, \
+    attention_control, explicit_attention, gather_frames
+from fatezero_lab.prompts import align
+from fatezero_lab.store import SourceAttention
+
+
+def _unet_inputs(pipe, batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(batch, 4, 16, 16, generator=g)
+    emb = fz.encode_prompt(pipe, "a red circle and a blue square on grass").expand(batch, -1, -1)
+    return z, emb
+
+
+@torch.no_grad()
+def test_explicit_path_matches_diffusers_sdpa(tiny_pipe):
+    z, emb = _unet_inputs(tiny_pipe)
+    ref = tiny_pipe.unet(z, 500, encoder_hidden_states=emb).sample  # diffusers' own AttnProcessor2_0
+    for explicit in (False, True):
+        with attention_control(tiny_pipe.unet, AttentionControl(2, temporal=False, explicit=explicit)):
+            out = tiny_pipe.unet(z, 500, encoder_hidden_states=emb).sample
+        assert (out - ref).abs().max().item() <= 1e-5
+
+
+@torch.no_grad()
+def test_temporal_with_self_reference_or_one_frame_equals_plain(tiny_pipe):
+    z, emb = _unet_inputs(tiny_pipe, batch=3)
+    plain = tiny_pipe.unet(z, 300, encoder_hidden_states=emb).sample
+    with attention_control(tiny_pipe.unet, AttentionControl(3, temporal=TemporalConfig(reference=("self",)))):
+        same = tiny_pipe.unet(z, 300, encoder_hidden_states=emb).sample
+    assert (same - plain).abs().max().item() <= 1e-5
+    with attention_control(tiny_pipe.unet, AttentionControl(3, temporal=True)):
+        temporal = tiny_pipe.unet(z, 300, encoder_hidden_states=emb).sample
+    assert (temporal - plain).abs().max().item() > 1e-4  # first+previous really changes frames 1..2
+    # one frame: first = previous = itself
+    with attention_control(tiny_pipe.unet, AttentionControl(1, temporal=True)):
+        one = tiny_pipe.unet(z[:1], 300, encoder_hidden_states=emb[:1]).sample
+    assert (one - plain[:1]).abs().max().item() <= 1e-5
+
+
+def test_reference_frame_indices():
+    idx = TemporalConfig(reference=("first", "previous")).frame_indices(4)
+    assert idx.tolist() == [[0, 0], [0, 0], [0, 1], [0, 2]]
+    assert TemporalConfig(reference="all").frame_indices(3).tolist() == [[0, 1, 2]] * 3
+    x = torch.arange(2 * 3, dtype=torch.float32).view(6, 1, 1, 1)  # (groups*frames, heads, m, d)
+    g = gather_frames(x, 3, TemporalConfig().frame_indices(3))
+    assert g.view(2, 3, 2).tolist() == [[[0, 0], [0, 0], [0, 1]], [[3, 3], [3, 3], [3, 4]]]
+
+
+def test_masked_output_fusion_equals_explicit_map_blend():
+    g = torch.Generator().manual_seed(0)
+    frames, heads, n, m, d = 2, 2, 16, 32, 8
+    q, k, v = (torch.randn(frames, heads, s, d, generator=g) for s in (n, m, m))
+    qs, ks = torch.randn(frames, heads, n, d, generator=g), torch.randn(frames, heads, m, d, generator=g)
+    mask = (torch.rand(frames, 1, n, 1, generator=g) > 0.5).float()
+    scale = d ** -0.5
+    fast = mask * F.scaled_dot_product_attention(q, k, v, scale=scale) + \
+        (1 - mask) * SourceAttention(scale, q=qs, k=ks).apply(v)
+    _, p_edit = explicit_attention(q, k, v, scale)
+    p_src = SourceAttention(scale, q=qs, k=ks).probabilities()
+    explicit = torch.matmul(mask * p_edit + (1 - mask) * p_src, v)
+    assert (fast - explicit).abs().max().item() <= 1e-5
+
+
+def test_mask_recipe_hand_computed():
+    # one frame, one head, a 2x2 query grid, tokens [BOS, a, circle]; the word is token 2
+    a = torch.tensor([[[[0.5, 0.1, 0.4], [0.9, 0.1, 0.0], [0.8, 0.1, 0.1], [0.6, 0.2, 0.2]]]])  # (1, 1, 4, 3)
+    b = torch.tensor([[[[0.2, 0.0, 0.8], [0.9, 0.1, 0.0], [0.7, 0.1, 0.2], [0.6, 0.0, 0.4]]]])
+    st = mask_from_maps([a, b], [(2, 2), (2, 2)], [2], (4, 4), threshold=0.3, dilation=1, normalise="max")
+    mean = torch.tensor([[0.6, 0.0], [0.15, 0.3]])  # ((0.4+0.8)/2, 0, (0.1+0.2)/2, (0.2+0.4)/2)
+    torch.testing.assert_close(st["mean"][0], mean)
+    expected_norm = torch.tensor([[1.0, 0.0], [0.25, 0.5]])
+    up = expected_norm.repeat_interleave(2, 0).repeat_interleave(2, 1)  # nearest upsample to 4x4
+    torch.testing.assert_close(st["normalised"][0], up)
+    assert st["mask"][0].tolist() == (up > 0.3).tolist()
+    # a 3x3 max-pool dilates the peak over the whole 2x2 grid
+    st = mask_from_maps([a, b], [(2, 2), (2, 2)], [2], (2, 2), threshold=0.3, dilation=3)
+    assert st["mask"].all()
+    st = mask_from_maps([a, b], [(2, 2), (2, 2)], [2], (2, 2), threshold=0.3, dilation=1, normalise="minmax")
+    torch.testing.assert_close(st["normalised"][0], torch.tensor([[1.0, 0.0], [0.25, 0.5]]))
+
+
+def test_prompt_alignment_refine_and_replace(tiny_pipe):
+    tok = tiny_pipe.tokenizer
+    rep = align(tok, "a red circle on grass", "a blue circle on grass", "replace")
+    assert rep.mode == "replace"
+    ref = align(tok, "a red circle on grass", "a red circle and a blue square on grass", "auto")
+    assert ref.mode == "refine"
+    # target: BOS a red circle and a blue square on grass EOS ; source: BOS a red circle on grass EOS
+    assert ref.mapper[:4].tolist() == [0, 1, 2, 3] and ref.alpha[4:8].tolist() == [0, 0, 0, 0]
+    assert ref.mapper[8].item() == 4 and ref.mapper[9].item() == 5 and ref.mapper[10].item() == 6
+    with pytest.raises(ValueError, match="same number of tokens"):
+        align(tok, "a red circle on grass", "a red circle and a blue square on grass", "replace")
+
+
+@pytest.fixture(scope="module")
+def small_inversion(tiny_pipe):
+    clip = fz.toyworld.clip("a red circle on grass", frames=3, seed=0)
+    return fz.invert(tiny_pipe, clip.frames, clip.caption, steps=4, progress=False)
+
+
+def test_store_inspection_api(small_inversion, tiny_pipe):
+    store = small_inversion.store
+    assert store.steps == 4 and store.n_frames == 3
+    table = store.layer_table()
+    assert {r["kind"] for r in table} == {"self", "cross"} and all(r["heads"] > 0 for r in table)
+    ca = store.cross_attention("circle", step=1)
+    assert ca.shape == (3, 16, 16) and np.isfinite(ca).all()
+    avg = store.cross_attention(["red", "circle"])  # averaged over every step
+    assert avg.shape == (3, 16, 16)
+    sa = store.self_attention((4, 5), frame=2, step=0)
+    assert sa["frames"] == [0, 1] and sa["maps"].shape == (2, 16, 16)
+    assert abs(sa["maps"].sum() - 1.0) < 1e-4
+    assert store.nbytes() > 0 and "AttentionStore" in repr(store)
+    with pytest.raises(ValueError, match="words are: a, red, circle, on, grass"):
+        store.cross_attention("jeep", step=0)
+    with pytest.raises(ValueError, match="outside the store's steps"):
+        store.cross_attention("circle", step=4)
+    with pytest.raises(ValueError, match="not a recorded cross-attention layer; choose from"):
+        store.cross_attention("circle", step=0, layers="nope")
+    with pytest.raises(ValueError, match="outside layer"):
+        store.self_attention((40, 0), step=0)
+
+
+def test_blend_mask_returns_every_stage(small_inversion):
+    m = fz.blend_mask(small_inversion.store, ["circle"], step=2, threshold=0.3)
+    assert m.mask.dtype == bool and m.mask.shape == (3, 16, 16)
+    assert list(m.stages())[0].startswith("sum") and len(m.stages()) == 5
+    assert m.per_layer.shape[0] == len(m.layers)
+
+
+class _StepSpy:
+    """Wraps a store and records which source steps editing asks for."""
+
+    def __init__(self, store):
+        self.store, self.asked = store, []
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def source(self, step):
+        self.asked.append(step)
+        return self.store.source(step)
+
+
+def test_replay_order_is_reversed(tiny_pipe, small_inversion):
+    import dataclasses
+
+    spy = _StepSpy(small_inversion.store)
+    inv = dataclasses.replace(small_inversion, store=spy)
+    fz.edit(tiny_pipe, inv, "a blue circle on grass", progress=False)
+    assert spy.asked == [3, 2, 1, 0]  # edit step i replays inversion step T-1-i (same timestep)
+    assert [small_inversion.store.timesteps[j] for j in spy.asked] == sorted(small_inversion.timesteps, reverse=True)
+
+
+def test_cache_modes_give_identical_edits(tiny_pipe):
+    clip = fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
+    outs = {}
+    for cache in ("maps", "inputs", "recompute"):
+        inv = fz.invert(tiny_pipe, clip.frames, clip.caption, steps=3, cache=cache, progress=False)
+        outs[cache] = fz.edit(tiny_pipe, inv, "a blue circle on grass", blend_words=["circle"], progress=False).frames
+    assert np.abs(outs["maps"] - outs["inputs"]).max() <= 1e-4
+    assert np.abs(outs["maps"] - outs["recompute"]).max() <= 1e-4
+
+
+def test_config_roundtrip_and_result(tiny_pipe, small_inversion):
+    out = fz.edit(tiny_pipe, small_inversion, "a blue circle on grass", blend_words=["circle"],
+                  reweight={"blue": 2.0}, progress=False)
+    assert out.frames.shape == (3, 64, 64, 3)
+    cfg = fz.FateZeroConfig.from_json(out.config.to_json())
+    assert cfg == out.config
+    assert fz.FateZeroConfig.from_yaml(out.config.to_yaml()) == out.config
+    assert set(out.masks) == set(range(int(0.6 * 4) + 1)) - {3} or len(out.masks) > 0
+
+
+def _originals(unet):
+    return {k: type(v) for k, v in unet.attn_processors.items()}
+
+
+def test_processors_restored_after_success_exception_and_interrupt(tiny_pipe, small_inversion, monkeypatch):
+    before = _originals(tiny_pipe.unet)
+    fz.edit(tiny_pipe, small_inversion, "a blue circle on grass", progress=False)
+    assert _originals(tiny_pipe.unet) == before
+    for exc in (RuntimeError("boom"), KeyboardInterrupt()):
+        calls = {"n": 0}
+        real_step = type(tiny_pipe.scheduler).step
+
+        def failing_step(self, *a, **k):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise exc
+            return real_step(self, *a, **k)
+
+        monkeypatch.setattr(type(tiny_pipe.scheduler), "step", failing_step)
+        with pytest.raises(type(exc)):
+            fz.edit(tiny_pipe, small_inversion, "a blue circle on grass", progress=False)
+        monkeypatch.undo()
+        assert calls["n"] == 2
+        assert _originals(tiny_pipe.unet) == before
+        assert not any(isinstance(p, FateZeroAttnProcessor) for p in tiny_pipe.unet.attn_processors.values())
