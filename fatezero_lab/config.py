@@ -31,10 +31,10 @@ class FateZeroConfig:
     self_replace_steps: float | tuple[float, float] = 0.6  # fraction of edit steps (or [start, end)) with self fusion
     blend_words: list = field(default_factory=list)  # source words whose cross-attention makes M_t; [] = no mask
     blend_self_attention: bool = True  # use M_t (s = M s_edit + (1-M) s_src); False = full source self-attention
-    blend_threshold: float = 0.3  # M_t = normalised map > threshold; >= 1 keeps all source self-attention
+    blend_threshold: float | None = None  # M_t = normalised map > th; None = model default (SD: 0.3); >= 1: all source
     mask_layers: list | str = "auto"  # cross layers averaged for M_t ("auto": the model's measured/reference choice)
     mask_dilation: int = 3  # max-pool size (odd) applied to the averaged map; 1 = none
-    mask_normalise: str = "max"  # "max" (reference: divide by the spatial max) or "minmax"
+    mask_normalise: str | None = None  # "max" (reference: divide by the spatial max), "minmax"; None = model default
     latent_blend: bool = False  # prompt-to-prompt local blend of latents (keep z_src outside the words' mask)
     latent_blend_steps: tuple[float, float] = (0.2, 0.8)  # [start, end) fractions of steps with latent blend
     latent_blend_threshold: float = 0.3  # threshold of the latent-blend mask
@@ -66,16 +66,28 @@ class FateZeroConfig:
             setattr(self, name, list(value))
         for name in ("blend_threshold", "latent_blend_threshold"):
             v = getattr(self, name)
+            if v is None and name == "blend_threshold":
+                continue
             if not isinstance(v, (int, float)) or not 0 <= v <= 2:
                 raise ValueError(f"{name} must be a number in [0, 2] (>= 1 means 'no pixel passes'), got {v!r}")
         if not isinstance(self.mask_dilation, int) or self.mask_dilation < 1 or self.mask_dilation % 2 == 0:
             raise ValueError(f"mask_dilation must be an odd integer >= 1, got {self.mask_dilation!r}")
-        if self.mask_normalise not in NORMALISATIONS:
+        if self.mask_normalise is not None and self.mask_normalise not in NORMALISATIONS:
             raise ValueError(f"mask_normalise must be one of {list(NORMALISATIONS)}, got {self.mask_normalise!r}")
         if not (self.mask_layers == "auto" or (isinstance(self.mask_layers, (list, tuple)) and self.mask_layers)):
             raise ValueError(f"mask_layers must be 'auto' or a non-empty list of layer names, got {self.mask_layers!r}")
         if self.latent_blend and not (self.blend_words or self.target_blend_words):
             raise ValueError("latent_blend needs blend_words (and/or target_blend_words) to build its mask")
+
+    def resolved(self, model_defaults: dict | None) -> "FateZeroConfig":
+        """Fill the fields left to the model (None / "auto") from its measured defaults, else the reference's."""
+        d = model_defaults or {}
+        return dataclasses.replace(
+            self,
+            blend_threshold=self.blend_threshold if self.blend_threshold is not None else d.get("blend_threshold", 0.3),
+            mask_normalise=self.mask_normalise or d.get("mask_normalise", "max"),
+            mask_layers=self.mask_layers if self.mask_layers != "auto" else (d.get("mask_layers") or "auto"),
+        )
 
     # --- serialisation ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:

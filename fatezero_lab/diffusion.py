@@ -116,16 +116,22 @@ def ddim_inverse_scheduler(pipe, steps: int):
 
 
 @torch.no_grad()
-def sample(pipe, z_T: torch.Tensor, prompt: str, steps: int = 50, guidance: float = 7.5, negative_prompt: str = "",
+def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, guidance: float = 7.5, negative_prompt: str = "",
            temporal=False, progress: bool = True) -> torch.Tensor:
-    """Plain DDIM sampling from z_T with classifier-free guidance (no attention control) -> z_0.
+    """Plain DDIM sampling from z_T with classifier-free guidance (no attention fusion) -> z_0.
+
+    ``prompt`` is one prompt for every latent, or a list with one prompt per latent.
 
     ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, p) − ε_θ(z_t, t, ∅)),
     z_{t−1} = √ᾱ_{t−1} · (z_t − √(1−ᾱ_t) ε̂)/√ᾱ_t + √(1−ᾱ_{t−1}) · ε̂.
     """
-    check_prompt(pipe, prompt)
     n = len(z_T)
-    cond = encode_prompt(pipe, prompt).expand(n, -1, -1)
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if len(prompts) not in (1, n):
+        raise ValueError(f"got {len(prompts)} prompts for {n} latents; give one prompt or one per latent")
+    for p in prompts:
+        check_prompt(pipe, p)
+    cond = torch.cat([encode_prompt(pipe, p) for p in prompts]).expand(n, -1, -1)
     uncond = encode_prompt(pipe, negative_prompt).expand(n, -1, -1)
     from .processors import AttentionControl, attention_control
 

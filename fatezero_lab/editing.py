@@ -171,6 +171,7 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
         raise TypeError(f"config must be a FateZeroConfig, got {type(config).__name__}")
     cfg = (config or FateZeroConfig()).replace(**overrides) if overrides else (config or FateZeroConfig())
     store = inversion.store
+    cfg = cfg.resolved(store.defaults)  # the model's measured mask rule where the config leaves it open
     if store.steps != inversion.steps:
         raise ValueError(f"the store holds {store.steps} steps but the inversion has {inversion.steps}")
     tok = pipe.tokenizer

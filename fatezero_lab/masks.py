@@ -111,10 +111,17 @@ def default_mask_layers(store) -> list[str]:
     return picked or [n for n in cross if store.layers[n].resolution[0] == side]
 
 
-def blend_mask(store, words, step: int, threshold: float = 0.3, layers: list[str] | str | None = "auto",
-               dilation: int = 3, normalise: str = "max", resolution: int | tuple[int, int] | None = None
+def blend_mask(store, words, step: int, threshold: float | None = None, layers: list[str] | str | None = "auto",
+               dilation: int = 3, normalise: str | None = None, resolution: int | tuple[int, int] | None = None
                ) -> MaskResult:
-    """M_t for ``words`` at store step ``step`` (see the module docstring); every stage in the result."""
+    """M_t for ``words`` at store step ``step`` (see the module docstring); every stage in the result.
+
+    ``threshold``/``normalise``/``layers`` left at None/"auto" take the model's measured defaults (the toy model
+    ships them), else the reference recipe: max-normalisation, threshold 0.3, the 1/4-resolution cross layers.
+    """
+    defaults = getattr(store, "defaults", {}) or {}
+    threshold = defaults.get("blend_threshold", 0.3) if threshold is None else threshold
+    normalise = normalise or defaults.get("mask_normalise", "max")
     words = [words] if isinstance(words, (str, int)) else list(words)
     if not words:
         raise ValueError("blend_mask needs at least one word")

@@ -137,3 +137,37 @@ def model_summary(pipe) -> dict:
         "cross_attention_layers": sum(1 for k in procs if "attn2" in k),
         "max_prompt_tokens": pipe.tokenizer.model_max_length,
     }
+
+
+def random_sd_pipeline(seed: int = 0, text_layers: int = 12, dtype=None):
+    """A full-size Stable Diffusion v1.x *architecture* with random weights, built offline from configs.
+
+    UNet = diffusers' ``UNet2DConditionModel`` SD-v1 layout (320/640/1280/1280 channels, cross-attention dim 768,
+    8 heads), VAE = SD's ``AutoencoderKL`` layout (downsampling 8), text encoder = CLIP ViT-L/14's text tower layout
+    (768 wide, 77 positions; ``text_layers`` deep). The tokenizer is the toy one padded to 77 tokens (SD's vocabulary
+    cannot be downloaded here). Used to check shapes, layer filters, memory and time at SD's real size.
+    """
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from .toyworld.model import assemble_pipeline, build_scheduler, build_tokenizer
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, sample_size=512,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(128, 256, 512, 512), layers_per_block=2, scaling_factor=0.18215,
+    )
+    tok = build_tokenizer(77)
+    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072,
+                                        num_hidden_layers=text_layers, num_attention_heads=12,
+                                        max_position_embeddings=77, pad_token_id=tok.pad_token_id,
+                                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
+    pipe = assemble_pipeline(vae, text, tok, unet, build_scheduler())
+    pipe.set_progress_bar_config(disable=True)
+    pipe.fatezero_defaults = {}
+    if dtype is not None:
+        pipe.to(dtype=dtype)
+    return pipe
