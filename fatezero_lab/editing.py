@@ -67,6 +67,7 @@ class EditControl(AttentionControl):
         self.mask_layers: list[str] = []
         self._masks: dict[tuple[int, int], torch.Tensor] = {}
         self.target_cross: dict[str, torch.Tensor] = {}  # cond-half cross maps at mask layers (for latent blend)
+        self.mask_override: torch.Tensor | None = None  # (frames, 1, H, W) float: a given mask instead of M_t
 
     # --- per step -----------------------------------------------------------------------------------------------------
     def begin_step(self, i: int, source: dict[str, SourceAttention]) -> None:
@@ -76,6 +77,11 @@ class EditControl(AttentionControl):
     def self_mask(self, hw: tuple[int, int]) -> torch.Tensor | None:
         """M_t at query resolution ``hw`` -> (frames, 1, h*w, 1) float, or None (full source self-attention)."""
         cfg = self.cfg
+        if self.mask_override is not None:
+            if hw not in self._masks:  # any overlap with the given mask counts at coarse resolutions
+                m = F.interpolate(self.mask_override, size=hw, mode="area") > 0
+                self._masks[hw] = m.float().view(m.shape[0], 1, -1, 1)
+            return self._masks[hw]
         if not (cfg.blend_self_attention and self.blend_idx) or cfg.blend_threshold >= 1.0:
             return None
         if hw not in self._masks:
@@ -155,11 +161,13 @@ def reconstruction_store(pipe, inversion: Inversion, guidance: float, cache: str
 
 @torch.no_grad()
 def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig | None = None, progress: bool = True,
-         **overrides) -> EditResult:
+         mask: np.ndarray | None = None, **overrides) -> EditResult:
     """Edit the inverted clip towards ``target_prompt`` with FateZero's attention fusion.
 
     ``config`` (a :class:`FateZeroConfig`) and/or keyword overrides set the knobs, e.g.
     ``edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], fuse_self=False)``.
+    ``mask`` (frames, H, W) bool replaces the attention-derived M_t in self-attention fusion (an ablation: "what if
+    the mask were perfect?" — pass the toy world's true object mask).
     """
     # 0. check every input before any UNet call
     if not isinstance(inversion, Inversion):
@@ -180,6 +188,10 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     alignment = align(tok, inversion.prompt, target_prompt, cfg.cross_mode)
     reweight = reweight_vector(tok, target_prompt, cfg.reweight)
     steps, n = inversion.steps, store.n_frames
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.ndim != 3 or mask.shape[0] != n:
+            raise ValueError(f"mask must have shape (frames={n}, height, width), got {mask.shape}")
 
     # 1. the source attention: the inversion's (FateZero) or a reconstruction pass's (prompt-to-prompt)
     if not cfg.use_inversion_attention:
@@ -197,6 +209,8 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     z = inversion.z_T.clone()
     control = EditControl(store, cfg, alignment, reweight, blend_idx, target_blend_idx, tuple(z.shape[-2:]), steps)
     control.mask_layers = mask_layers
+    if mask is not None:
+        control.mask_override = torch.from_numpy(mask.astype(np.float32))[:, None]  # (frames, 1, H, W)
     masks: dict[int, np.ndarray] = {}
     self_res = max((store.layers[n_].resolution for n_ in store.layer_names("self")), default=None)
     with attention_control(pipe.unet, control):

@@ -37,6 +37,11 @@ class RecordControl(AttentionControl):
         super().__init__(store.n_frames, store.temporal, latent_hw)
         self.store, self.keep, self.rows = store, keep, rows
         self.captured: dict[str, SourceAttention] = {}
+        self._raw_k: torch.Tensor | None = None  # this call's keys before the frame gather (inputs mode keeps these)
+
+    def gather(self, layer, k, v):
+        self._raw_k = k  # (B, heads, m, d), per frame
+        return super().gather(layer, k, v)
 
     def attend(self, layer, q, k, v, scale, mask=None):
         if not layer_selected(layer, self.store.max_side) or self.keep is None:
@@ -47,9 +52,12 @@ class RecordControl(AttentionControl):
         if self.keep == "maps":
             out, probs = explicit_attention(q, k, v, scale, mask)  # probs (B, heads, n, m)
             item = SourceAttention(scale, probs=probs[self.rows].detach())
-        else:
+        else:  # queries and per-frame keys; the reference-frame gather is redone on use (2x smaller for first+previous)
             out = super().attend(layer, q, k, v, scale, mask)
-            item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach())
+            temporal = self.uses_temporal(layer)
+            raw = self._raw_k if temporal else k
+            item = SourceAttention(scale, q=q[self.rows].detach(), k=raw[self.rows].detach(),
+                                   index=self._index if temporal else None)
         if self.step < 0:
             self.captured[layer.name] = item
         else:

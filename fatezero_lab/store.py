@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .processors import LayerInfo, TemporalConfig
+from .processors import LayerInfo, TemporalConfig, gather_frames
 from .prompts import word_spans, word_token_indices
 
 CACHE_MODES = ("maps", "inputs", "recompute")
@@ -42,22 +42,28 @@ class SourceAttention:
     probs: torch.Tensor | None = None
     q: torch.Tensor | None = None
     k: torch.Tensor | None = None
+    index: torch.Tensor | None = None  # (frames, refs): for self-attention, k is per frame and gathered on use
+
+    def keys(self, device=None, dtype=None) -> torch.Tensor:
+        """The keys the queries attend to: (frames, heads, refs*m, d), gathered across reference frames if needed."""
+        k = self.k.to(device or self.k.device, dtype or self.k.dtype)
+        return k if self.index is None else gather_frames(k, k.shape[0], self.index)
 
     def probabilities(self) -> torch.Tensor:
         if self.probs is not None:
             return self.probs
-        return (torch.matmul(self.q, self.k.transpose(-1, -2)) * self.scale).softmax(-1)  # (frames, heads, n, m)
+        return (torch.matmul(self.q, self.keys().transpose(-1, -2)) * self.scale).softmax(-1)  # (frames, heads, n, m)
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
         """A_src · V for values ``v`` (frames, heads, m, d) -> (frames, heads, n, d), without forming A_src if we can."""
         if self.probs is not None:
             return torch.matmul(self.probs.to(v.device, v.dtype), v)
-        return F.scaled_dot_product_attention(self.q.to(v.device, v.dtype), self.k.to(v.device, v.dtype), v,
+        return F.scaled_dot_product_attention(self.q.to(v.device, v.dtype), self.keys(v.device, v.dtype), v,
                                               scale=self.scale)
 
     def to(self, device) -> "SourceAttention":
         mv = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return SourceAttention(self.scale, mv(self.probs), mv(self.q), mv(self.k))
+        return SourceAttention(self.scale, mv(self.probs), mv(self.q), mv(self.k), self.index)
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in (self.probs, self.q, self.k) if t is not None)
