@@ -98,14 +98,15 @@ def check_steps(steps, name: str = "steps") -> int:
 
 
 @torch.no_grad()
-def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "maps", max_side: int = 32,
+def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "auto", max_side: int = 32,
            record: bool = True, progress: bool = True) -> Inversion:
     """DDIM-invert ``frames`` (F, H, W, 3) with ``prompt`` (no guidance), recording the source attention.
 
     Args:
         temporal: spatial-temporal self-attention — True (first + previous frame), False, reference frame name(s)
             or a :class:`TemporalConfig`. Editing must use the same setting.
-        cache: ``"maps"`` stores every attention probability map of every step (the reference behaviour);
+        cache: ``"auto"`` (default) picks the fastest mode whose memory estimate fits (see ``memory.py``);
+            ``"maps"`` stores every attention probability map of every step (the reference behaviour);
             ``"inputs"`` stores the queries/keys that produce them; ``"recompute"`` stores only the latents and
             recomputes a step's attention when asked (editing runs one source pass per step).
         max_side: record/edit attention only at layers with at most ``max_side``² query positions (reference: 32).
@@ -116,10 +117,19 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     check_prompt(pipe, prompt, "prompt")
     steps = check_steps(steps)
     temporal = TemporalConfig.parse(temporal)
-    if cache not in CACHE_MODES:
-        raise ValueError(f"cache must be one of {list(CACHE_MODES)}, got {cache!r}")
+    if cache != "auto" and cache not in CACHE_MODES:
+        raise ValueError(f"cache must be 'auto' or one of {list(CACHE_MODES)}, got {cache!r}")
     if not isinstance(max_side, int) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    if record:  # refuse, with the mode that would fit, rather than be killed for memory halfway
+        from .memory import check_fits, choose_cache
+
+        f, h, w, _ = frames.shape
+        if cache == "auto":
+            cache = choose_cache(pipe, f, h, w, steps, temporal, max_side)
+        check_fits(pipe, f, h, w, steps, cache, temporal, max_side)
+    elif cache == "auto":
+        cache = "recompute"
     # 1. encode the frames and the source prompt
     z = encode_frames(pipe, frames)  # (F, 4, h, w)
     emb = encode_prompt(pipe, prompt)  # (1, tokens, dim)

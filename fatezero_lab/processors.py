@@ -257,10 +257,21 @@ def attention_control(unet, control: AttentionControl):
         unet.set_attn_processor(dict(original))
 
 
+_LAYER_CACHE: dict = {}
+
+
 def attention_layers(unet, latent_hw: tuple[int, int] | None = None) -> list[LayerInfo]:
-    """Every attention layer of ``unet`` with its kind, place, heads and resolution (runs one tiny forward pass)."""
+    """Every attention layer of ``unet`` with its kind, place, heads and resolution (one forward pass, cached)."""
     cfg = unet.config
     h, w = latent_hw or ((cfg.sample_size, cfg.sample_size) if isinstance(cfg.sample_size, int) else cfg.sample_size)
+    key = (id(unet), h, w, str(dict(cfg)))  # the config guards against a reused id
+    if key not in _LAYER_CACHE:
+        _LAYER_CACHE[key] = _attention_layers(unet, h, w)
+    return [LayerInfo(**vars(l)) for l in _LAYER_CACHE[key]]
+
+
+def _attention_layers(unet, h: int, w: int) -> list[LayerInfo]:
+    cfg = unet.config
     control = AttentionControl(n_frames=1, temporal=False, latent_hw=(h, w))
     z = torch.zeros(1, cfg.in_channels, h, w, device=unet.device, dtype=unet.dtype)
     ctx = torch.zeros(1, 1, cfg.cross_attention_dim, device=unet.device, dtype=unet.dtype)

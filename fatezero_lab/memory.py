@@ -1,0 +1,153 @@
+"""How much memory does FateZero's source attention need, and which store mode fits?
+
+The reference code keeps every attention probability map of every inversion step (100 GB of host memory for
+8 frames × 512² × 50 steps). Three store modes (``invert(..., cache=...)``) give the same edits:
+
+=============  ==========================================================  =====================================
+mode           kept per step and layer (frames F, heads h, queries n,        cost during editing
+               keys m = refs·n for self-attention, width C)
+=============  ==========================================================  =====================================
+``maps``       A_src: F·h·n·m values                                        none (the maps are read back)
+``inputs``     Q_src (F·n·C) and per-frame K_src (F·n·C; cross: F·n·C)     none (SDPA on the fly)
+``recompute``  nothing but z_t (F·4·h_lat·w_lat per step)                 one source UNet pass per step
+=============  ==========================================================  =====================================
+
+:func:`estimate_memory` counts these bytes from the UNet's layer list (one tiny forward pass, no big allocation)
+before anything runs; :func:`choose_cache` picks the fastest mode that fits the memory available, and
+:func:`check_fits` refuses with a clear message instead of being killed for memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from .processors import TemporalConfig, attention_layers
+from .store import CACHE_MODES, layer_selected
+
+SPEED_ORDER = ("inputs", "maps", "recompute")  # fastest first ("maps" moves big maps; "recompute" adds a pass)
+
+
+@dataclass
+class MemoryEstimate:
+    """Bytes for one inversion + edit in one store mode."""
+
+    cache: str
+    store_bytes: int  # what the store keeps for the whole inversion
+    per_step_bytes: int  # store bytes per step
+    working_bytes: int  # peak transient memory beyond the store (UNet activations + one step of attention)
+    model_bytes: int  # the pipeline's weights
+    device: str  # where the store lives
+
+    @property
+    def total_bytes(self) -> int:
+        return self.store_bytes + self.working_bytes + self.model_bytes
+
+    def __repr__(self) -> str:
+        gib = 2 ** 30
+        return (f"MemoryEstimate(cache={self.cache!r}, store={self.store_bytes / gib:.2f} GiB, "
+                f"working={self.working_bytes / gib:.2f} GiB, model={self.model_bytes / gib:.2f} GiB)")
+
+
+def _dtype_bytes(pipe) -> int:
+    return pipe.unet.dtype.itemsize if hasattr(pipe.unet.dtype, "itemsize") else 4
+
+
+def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cache: str = "maps", temporal=True,
+                    max_side: int = 32, guidance: bool = True) -> MemoryEstimate:
+    """Estimate the store size and peak working memory of ``invert`` + ``edit`` at this size, before running.
+
+    Counts exactly what :mod:`fatezero_lab.store` keeps (per recorded layer and step); the working memory is the
+    UNet's activations for a guided batch of 2·frames (an empirical 28 activations of the widest level per sample,
+    fitted on the toy model and SD's layout) plus, in ``recompute`` mode, one step of captured queries/keys.
+    """
+    if cache not in CACHE_MODES:
+        raise ValueError(f"cache must be one of {list(CACHE_MODES)}, got {cache!r}")
+    vae_down = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    if height % vae_down or width % vae_down:
+        raise ValueError(f"height and width must be multiples of {vae_down}, got {height}x{width}")
+    h, w = height // vae_down, width // vae_down
+    temporal = TemporalConfig.parse(temporal)
+    refs = temporal.frame_indices(frames).shape[1] if (temporal.enabled and frames > 1) else 1
+    tokens = pipe.tokenizer.model_max_length
+    b = _dtype_bytes(pipe)
+    per_step_maps = per_step_inputs = 0
+    for layer in attention_layers(pipe.unet, latent_hw=(h, w)):
+        if not layer_selected(layer, max_side):
+            continue
+        n = layer.queries
+        if layer.kind == "self":
+            m = n * (refs if temporal.enabled and layer.channels >= temporal.min_channels else 1)
+            per_step_maps += frames * layer.heads * n * m * b
+            per_step_inputs += frames * 2 * n * layer.channels * b  # q and per-frame k
+        else:
+            per_step_maps += frames * layer.heads * n * tokens * b
+            per_step_inputs += frames * (n + tokens) * layer.channels * b
+    latent_step = frames * pipe.unet.config.in_channels * h * w * b
+    per_step = {"maps": per_step_maps, "inputs": per_step_inputs, "recompute": 0}[cache] + latent_step
+    widest = pipe.unet.config.block_out_channels[0]
+    batch = frames * (2 if guidance else 1)
+    activations = 28 * batch * h * w * widest * b
+    working = activations + (per_step_inputs if cache == "recompute" else 0)
+    if cache == "maps":  # the largest single stored map is formed explicitly while recording
+        working += max(per_step_maps // max(1, _count_selected(pipe, h, w, max_side)), 0)
+    model = sum(p.numel() * p.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder) for p in m.parameters())
+    device = "cpu"
+    embedding = tokens * pipe.unet.config.cross_attention_dim * b
+    return MemoryEstimate(cache=cache, store_bytes=per_step * steps + embedding, per_step_bytes=per_step,
+                          working_bytes=working,
+                          model_bytes=model, device=device)
+
+
+def _count_selected(pipe, h, w, max_side) -> int:
+    return sum(layer_selected(l, max_side) for l in attention_layers(pipe.unet, latent_hw=(h, w)))
+
+
+def available_memory(device: str = "cpu") -> int | None:
+    """Bytes available: free GPU memory for CUDA, else the host's MemAvailable (Linux), else None (unknown)."""
+    if str(device).startswith("cuda"):
+        import torch
+
+        free, _ = torch.cuda.mem_get_info()
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        import psutil  # optional
+
+        return int(psutil.virtual_memory().available)
+    except Exception:
+        return None
+
+
+def choose_cache(pipe, frames: int, height: int, width: int, steps: int, temporal=True, max_side: int = 32,
+                 available: int | None = None, headroom: float = 0.8) -> str:
+    """The fastest store mode whose estimate fits ``headroom`` × the available memory (recompute always fits best)."""
+    available = available_memory(str(pipe.unet.device)) if available is None else available
+    for cache in SPEED_ORDER:
+        est = estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side)
+        if available is None or est.store_bytes + est.working_bytes <= headroom * available:
+            return cache
+    return "recompute"
+
+
+def check_fits(pipe, frames: int, height: int, width: int, steps: int, cache: str, temporal=True,
+               max_side: int = 32, available: int | None = None, headroom: float = 0.9) -> MemoryEstimate:
+    """Raise MemoryError (naming the cheapest mode that would fit) if ``cache`` will not fit; else the estimate."""
+    available = available_memory(str(pipe.unet.device)) if available is None else available
+    est = estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side)
+    if available is None or est.store_bytes + est.working_bytes <= headroom * available:
+        return est
+    gib = 2 ** 30
+    fits = [c for c in SPEED_ORDER
+            if (lambda e: e.store_bytes + e.working_bytes <= headroom * available)(
+                estimate_memory(pipe, frames, height, width, steps, c, temporal, max_side))]
+    hint = f"cache={fits[0]!r} would fit" if fits else "no store mode fits: use fewer frames, steps or pixels"
+    raise MemoryError(
+        f"cache={cache!r} needs about {(est.store_bytes + est.working_bytes) / gib:.1f} GiB for {frames} frames at "
+        f"{height}x{width} and {steps} steps, but only {available / gib:.1f} GiB is available; {hint}.")
