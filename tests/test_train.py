@@ -10,8 +10,9 @@ from fatezero_lab.toyworld import train
 
 def test_quick_training_run_exports_a_loadable_pipeline(tmp_path):
     run, out = tmp_path / "run", tmp_path / "export"
-    train.main(["--quick", "--run", str(run), "--export-to", str(out)])
+    train.main(["--quick", "--run", str(run), "--export-to", str(out), "--decoder-steps", "2"])
     assert (run / "vae.pt").exists() and (run / "unet.pt").exists() and (run / "latents.pt").exists()
+    assert (run / "decoder.pt").exists() and "decoder: held-out round-trip PSNR" in (run / "log.txt").read_text()
     state = torch.load(run / "unet.pt", weights_only=False)
     assert state["step"] == 2
     pipe = load_pipeline(str(out), device="cpu")

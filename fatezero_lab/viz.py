@@ -1,0 +1,116 @@
+"""Figures for the notebooks: clips side by side, attention maps over frames, the mask recipe stage by stage.
+
+Every function returns the matplotlib ``Figure`` (titled, axes labelled) so notebooks and scripts can save it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def compare_clips(clips: dict[str, np.ndarray], title: str = "", max_frames: int = 8, scale: float = 1.1):
+    """Rows of frames, one row per titled clip (e.g. source / edit / ground truth)."""
+    plt = _plt()
+    names = list(clips)
+    n = min(max_frames, min(len(c) for c in clips.values()))
+    fig, axes = plt.subplots(len(names), n, figsize=(scale * n, scale * len(names) + 0.4), squeeze=False)
+    for r, name in enumerate(names):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(np.clip(clips[name][c], 0, 1), interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+            if r == 0:
+                ax.set_title(f"frame {c}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def attention_over_frames(maps: np.ndarray, frames: np.ndarray | None = None, title: str = "", cmap: str = "magma",
+                          alpha: float = 0.6):
+    """A map per frame (frames, h, w), optionally over the frames themselves, with a shared colour scale."""
+    plt = _plt()
+    n = len(maps)
+    fig, axes = plt.subplots(1, n, figsize=(1.3 * n, 1.7), squeeze=False)
+    vmax = float(np.max(maps)) or 1.0
+    for i in range(n):
+        ax = axes[0, i]
+        if frames is not None:
+            ax.imshow(np.clip(frames[i], 0, 1))
+            h, w = frames[i].shape[:2]
+            im = ax.imshow(maps[i], cmap=cmap, alpha=alpha, vmin=0, vmax=vmax, extent=(0, w, h, 0),
+                           interpolation="nearest")
+        else:
+            im = ax.imshow(maps[i], cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_xticks([]), ax.set_yticks([])
+        ax.set_title(f"frame {i}", fontsize=8)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, label="attention")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def mask_stages(result, frame: int = 0, truth: np.ndarray | None = None):
+    """The mask recipe stage by stage for one frame (a :class:`~fatezero_lab.masks.MaskResult`)."""
+    plt = _plt()
+    stages = result.stages()
+    n = len(stages) + (truth is not None)
+    fig, axes = plt.subplots(1, n, figsize=(2.0 * n, 2.3))
+    for ax, (name, arr) in zip(axes, stages.items()):
+        ax.imshow(arr[frame], cmap="viridis", interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([])
+    if truth is not None:
+        axes[-1].imshow(truth[frame], cmap="gray", interpolation="nearest")
+        axes[-1].set_title("true object mask", fontsize=8)
+        axes[-1].set_xticks([]), axes[-1].set_yticks([])
+    fig.suptitle(f"blend mask for {result.words} at step {result.step} (frame {frame}; area {result.area:.0%})",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def self_attention_figure(result: dict, frames: np.ndarray, query: tuple[int, int], frame: int, grid_hw):
+    """Where one query pixel looks: its frame with the query marked, then one map per reference frame."""
+    plt = _plt()
+    refs = result["frames"]
+    fig, axes = plt.subplots(1, 1 + len(refs), figsize=(2.0 * (1 + len(refs)), 2.3))
+    h, w = frames.shape[1:3]
+    sy, sx = h / grid_hw[0], w / grid_hw[1]
+    axes[0].imshow(np.clip(frames[frame], 0, 1))
+    axes[0].scatter([(query[1] + 0.5) * sx], [(query[0] + 0.5) * sy], c="cyan", s=60, marker="+")
+    axes[0].set_title(f"query in frame {frame}", fontsize=8)
+    vmax = float(result["maps"].max()) or 1.0
+    for ax, f, m in zip(axes[1:], refs, result["maps"]):
+        ax.imshow(np.clip(frames[f], 0, 1))
+        ax.imshow(m, cmap="magma", alpha=0.65, vmin=0, vmax=vmax, extent=(0, w, h, 0), interpolation="nearest")
+        ax.set_title(f"keys from frame {f}", fontsize=8)
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def bar_table(rows: dict[str, dict], metric: str, title: str = "", ylabel: str = ""):
+    """A bar chart of one metric over variants: rows = {variant: {metric: value or list}}."""
+    plt = _plt()
+    names = list(rows)
+    vals = [np.mean(rows[n][metric]) for n in names]
+    errs = [np.std(rows[n][metric]) if np.ndim(rows[n][metric]) else 0 for n in names]
+    fig, ax = plt.subplots(figsize=(1.4 * len(names) + 1, 3))
+    ax.bar(range(len(names)), vals, yerr=errs, color="tab:blue", alpha=0.8, capsize=3)
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=25, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel or metric)
+    ax.set_title(title or metric)
+    fig.tight_layout()
+    return fig
