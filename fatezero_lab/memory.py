@@ -125,29 +125,44 @@ def available_memory(device: str = "cpu") -> int | None:
         return None
 
 
+def fits(est: MemoryEstimate, host: int | None, gpu: int | None = None, headroom: float = 0.8) -> bool:
+    """The store lives in host memory; the working set on the GPU when there is one (else also on the host)."""
+    if gpu is None:
+        return host is None or est.store_bytes + est.working_bytes <= headroom * host
+    return (host is None or est.store_bytes <= headroom * host) and est.working_bytes <= headroom * gpu
+
+
+def _available(pipe, host: int | None, gpu: int | None):
+    on_gpu = str(pipe.unet.device).startswith("cuda")
+    host = available_memory("cpu") if host is None else host
+    gpu = (available_memory("cuda") if on_gpu else None) if gpu is None else gpu
+    return host, gpu
+
+
 def choose_cache(pipe, frames: int, height: int, width: int, steps: int, temporal=True, max_side: int = 32,
-                 available: int | None = None, headroom: float = 0.8) -> str:
-    """The fastest store mode whose estimate fits ``headroom`` × the available memory (recompute always fits best)."""
-    available = available_memory(str(pipe.unet.device)) if available is None else available
+                 available: int | None = None, gpu_available: int | None = None, headroom: float = 0.8) -> str:
+    """The fastest store mode whose estimate fits (``available``: host bytes; ``gpu_available``: GPU bytes)."""
+    host, gpu = _available(pipe, available, gpu_available)
     for cache in SPEED_ORDER:
-        est = estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side)
-        if available is None or est.store_bytes + est.working_bytes <= headroom * available:
+        if fits(estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side), host, gpu, headroom):
             return cache
     return "recompute"
 
 
 def check_fits(pipe, frames: int, height: int, width: int, steps: int, cache: str, temporal=True,
-               max_side: int = 32, available: int | None = None, headroom: float = 0.9) -> MemoryEstimate:
-    """Raise MemoryError (naming the cheapest mode that would fit) if ``cache`` will not fit; else the estimate."""
-    available = available_memory(str(pipe.unet.device)) if available is None else available
+               max_side: int = 32, available: int | None = None, gpu_available: int | None = None,
+               headroom: float = 0.9) -> MemoryEstimate:
+    """Raise MemoryError (naming the fastest mode that would fit) if ``cache`` will not fit; else the estimate."""
+    host, gpu = _available(pipe, available, gpu_available)
     est = estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side)
-    if available is None or est.store_bytes + est.working_bytes <= headroom * available:
+    if fits(est, host, gpu, headroom):
         return est
     gib = 2 ** 30
-    fits = [c for c in SPEED_ORDER
-            if (lambda e: e.store_bytes + e.working_bytes <= headroom * available)(
-                estimate_memory(pipe, frames, height, width, steps, c, temporal, max_side))]
-    hint = f"cache={fits[0]!r} would fit" if fits else "no store mode fits: use fewer frames, steps or pixels"
+    ok = [c for c in SPEED_ORDER
+          if fits(estimate_memory(pipe, frames, height, width, steps, c, temporal, max_side), host, gpu, headroom)]
+    hint = f"cache={ok[0]!r} would fit" if ok else "no store mode fits: use fewer frames, steps or pixels"
+    where = f"{host / gib:.1f} GiB of host memory" + (f" and {gpu / gib:.1f} GiB of GPU memory" if gpu else "")
     raise MemoryError(
-        f"cache={cache!r} needs about {(est.store_bytes + est.working_bytes) / gib:.1f} GiB for {frames} frames at "
-        f"{height}x{width} and {steps} steps, but only {available / gib:.1f} GiB is available; {hint}.")
+        f"cache={cache!r} needs about {est.store_bytes / gib:.1f} GiB of store + {est.working_bytes / gib:.1f} GiB "
+        f"working memory for {frames} frames at {height}x{width} and {steps} steps, but only {where} is available; "
+        f"{hint}.")

@@ -28,7 +28,7 @@ def test_choose_cache_and_refusal(tiny_pipe):
     small = memory.estimate_memory(tiny_pipe, 8, 64, 64, 50, cache="recompute")
     room = int((small.store_bytes + small.working_bytes) / 0.8) + 1
     assert memory.choose_cache(tiny_pipe, 8, 64, 64, 50, available=room) == "recompute"
-    with pytest.raises(MemoryError, match="cache='maps' needs about .* would fit"):
+    with pytest.raises(MemoryError, match="cache='maps' needs about .* cache='inputs' would fit"):
         memory.check_fits(tiny_pipe, 8, 64, 64, 50, "maps", available=big.store_bytes // 2)
 
 
