@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 export HF_HUB_OFFLINE=1 FZ_FAST=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
+# Slow tests (a full-size SD v1.x UNet with random weights, ~1 min) run in CI; set FZ_SLOW=1 to run them locally.
+if [ "${CI:-}" = "true" ]; then export FZ_SLOW="${FZ_SLOW:-1}"; fi
 shopt -s nullglob
 notebooks=(notebooks/*.ipynb)
 exec .venv/bin/python -m pytest tests "${notebooks[@]}" --nbmake --nbmake-timeout=900 -p no:cacheprovider -ra "$@"
