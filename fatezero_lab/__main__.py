@@ -60,6 +60,83 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def _load_clip(args, pipe):
+    """The --video clip (mp4/gif/frames folder) sampled to --frames and cropped to --size, or a toy clip."""
+    import fatezero_lab as fz
+
+    if args.video.startswith("toy:"):
+        return fz.toyworld.clip(args.video[4:], frames=args.frames, seed=args.seed).frames
+    size = args.size or (64 if getattr(pipe, "fatezero_defaults", None) else 512)
+    return fz.video.prepare(args.video, n_frames=args.frames, size=size)
+
+
+def cmd_edit(args) -> int:
+    import numpy as np
+
+    import fatezero_lab as fz
+
+    pipe = fz.load_pipeline(args.model)
+    fz.diffusion.check_prompt(pipe, args.source, "--source")
+    fz.diffusion.check_prompt(pipe, args.target, "--target")
+    frames = _load_clip(args, pipe)
+    out = new_output_folder(args.out)
+    inv = fz.invert(pipe, frames, args.source, steps=args.steps, temporal=not args.no_temporal)
+    res = fz.edit(pipe, inv, args.target, blend_words=args.blend_words, guidance=args.guidance)
+    fz.video.write(out / "source.mp4", frames)
+    fz.video.write(out / "edit.mp4", res.frames)
+    fz.video.write(out / "edit_frames", res.frames)
+    fz.video.save_png(out / "side_by_side.png", fz.video.grid([frames, res.frames]), scale=max(1, 192 // frames.shape[1]))
+    if res.masks:
+        masks = np.stack([res.masks[i] for i in sorted(res.masks)])  # (steps, frames, h, w)
+        np.save(out / "masks.npy", masks)
+        fz.video.save_png(out / "masks.png", fz.video.grid([np.repeat(m[..., None], 3, -1).astype(np.float32)
+                                                            for m in masks[:: max(1, len(masks) // 6)]]), scale=4)
+    res.config.to_json(out / "config.json")
+    (out / "prompts.json").write_text(json.dumps({"source": args.source, "target": args.target,
+                                                  "video": args.video}, indent=2))
+    print(f"wrote {out.resolve()}")
+    return 0
+
+
+def cmd_invert(args) -> int:
+    import torch
+
+    import fatezero_lab as fz
+
+    pipe = fz.load_pipeline(args.model)
+    fz.diffusion.check_prompt(pipe, args.source, "--source")
+    frames = _load_clip(args, pipe)
+    out = new_output_folder(args.out)
+    inv = fz.invert(pipe, frames, args.source, steps=args.steps, temporal=not args.no_temporal, record=False)
+    rec = fz.reconstruct(pipe, inv)
+    torch.save({"latents": inv.latents, "timesteps": inv.timesteps, "prompt": inv.prompt}, out / "inversion.pt")
+    fz.video.write(out / "source.mp4", frames)
+    fz.video.write(out / "reconstruction.mp4", rec)
+    print(f"reconstruction PSNR {fz.psnr(rec, frames):.2f} dB; wrote {out.resolve()}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import fatezero_lab as fz
+    from fatezero_lab import bench
+
+    pipe = fz.load_pipeline(args.model)
+    cases = bench.SUITE[: args.cases] if args.cases else bench.SUITE
+    variants = bench.VARIANTS
+    if args.fast:
+        frames, steps = 3, 5
+        variants = {k: v for k, v in variants.items() if "threshold" not in k}
+    else:
+        frames, steps = args.frames, args.steps
+    t0 = time.time()
+    rows = bench.run_suite(pipe, cases, variants, frames=frames, steps=steps, guidance=args.guidance)
+    path = bench.write_report(rows, new_output_folder(args.out), time.time() - t0,
+                              {"frames": frames, "steps": steps, "guidance": args.guidance, "model": args.model})
+    print(path.read_text())
+    print(f"wrote {path.parent.resolve()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fatezero_lab", description="FateZero step by step on diffusers.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -74,6 +151,32 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--out", default="outputs/demo")
     d.set_defaults(func=cmd_demo)
+    for name, fn, text in (("edit", cmd_edit, "invert a clip and edit it with FateZero"),
+                           ("invert", cmd_invert, "DDIM-invert a clip and reconstruct it")):
+        e = sub.add_parser(name, help=text)
+        e.add_argument("--video", required=True, help="mp4/gif/frames folder, or toy:<caption> for a toy clip")
+        e.add_argument("--source", required=True, help="the source prompt")
+        if name == "edit":
+            e.add_argument("--target", required=True, help="the target prompt")
+            e.add_argument("--blend-words", nargs="*", default=[], help="source words whose mask limits the edit")
+            e.add_argument("--guidance", type=float, default=7.5)
+        e.add_argument("--model", default="toy")
+        e.add_argument("--frames", type=int, default=8)
+        e.add_argument("--size", type=int, default=0, help="frame size (default 64 for the toy model, else 512)")
+        e.add_argument("--steps", type=int, default=50)
+        e.add_argument("--seed", type=int, default=0)
+        e.add_argument("--no-temporal", action="store_true", help="plain per-frame self-attention")
+        e.add_argument("--out", default=f"outputs/{name}")
+        e.set_defaults(func=fn)
+    b = sub.add_parser("bench", help="the ground-truth ablation suite (markdown table + JSON)")
+    b.add_argument("--model", default="toy")
+    b.add_argument("--cases", type=int, default=0, help="only the first N cases (0 = all)")
+    b.add_argument("--frames", type=int, default=8)
+    b.add_argument("--steps", type=int, default=50)
+    b.add_argument("--guidance", type=float, default=7.5)
+    b.add_argument("--fast", action="store_true", help="3 frames, 5 steps, no threshold sweep (a smoke run)")
+    b.add_argument("--out", default="outputs/bench")
+    b.set_defaults(func=cmd_bench)
     args = ap.parse_args(argv)
     return args.func(args)
 

@@ -3,6 +3,7 @@
 All clips are (frames, H, W, 3) float arrays in [0, 1]; masks are (frames, H, W) bool.
 
 - ``psnr(edit, truth)``                       10·log10(1 / MSE) over the whole clip
+- ``ssim(edit, truth)``                       structural similarity (Gaussian window σ = 1.5, per channel, mean)
 - ``background_psnr(edit, source, masks)``    the same outside the union of the source and target object masks,
                                                against the *source* (was the background kept?)
 - ``centroid_error(edit, truth_masks, colour)`` pixels between the edited object's centroid (found by colour with the
@@ -17,6 +18,28 @@ import numpy as np
 
 from .diffusion import psnr
 from .toyworld import judge as _judge
+
+
+def ssim(a: np.ndarray, b: np.ndarray, sigma: float = 1.5, c1: float = 0.01 ** 2, c2: float = 0.03 ** 2) -> float:
+    """SSIM (Wang et al. 2004): mean over frames, pixels and channels of
+    ((2 μ_a μ_b + C1)(2 σ_ab + C2)) / ((μ_a² + μ_b² + C1)(σ_a² + σ_b² + C2)), local statistics by a Gaussian window."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.asarray(a, np.float32)).permute(0, 3, 1, 2).double()  # (F, 3, H, W)
+    y = torch.from_numpy(np.asarray(b, np.float32)).permute(0, 3, 1, 2).double()
+    r = int(3 * sigma)
+    g = torch.exp(-torch.arange(-r, r + 1, dtype=torch.float64) ** 2 / (2 * sigma ** 2))
+    g = g / g.sum()
+    k = (g[:, None] * g[None, :]).expand(x.shape[1], 1, 2 * r + 1, 2 * r + 1)
+
+    def blur(t):
+        return F.conv2d(t, k, groups=t.shape[1])
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx ** 2 + my ** 2 + c1) * (vx + vy + c2))
+    return float(s.mean())
 
 
 def background_psnr(edit: np.ndarray, source: np.ndarray, object_masks: np.ndarray, margin: int = 1) -> float:
@@ -63,14 +86,33 @@ def edit_accuracy(edit: np.ndarray, target_caption: str) -> float:
     return float(np.mean([_judge.judge(f).matches(target_caption) for f in edit]))
 
 
-def toy_edit_metrics(edit: np.ndarray, source_clip, truth_clip, obj: int = 0) -> dict:
-    """All ground-truth metrics of one toy edit of object ``obj``."""
+def toy_edit_metrics(edit: np.ndarray, source_clip, truth_clip, obj: int = 0, background_edit: bool = False) -> dict:
+    """All ground-truth metrics of one toy edit of object ``obj`` (or of the background).
+
+    ``background_psnr`` is the PSNR vs the source outside both objects (NaN for a background edit); ``kept_psnr`` is
+    the same for whatever the edit should keep (the background, or for a background edit the objects).
+    """
     colour = truth_clip.spec.objects[obj].colour
-    union = np.concatenate([source_clip.masks, truth_clip.masks], axis=1)
+    union = np.concatenate([source_clip.masks, truth_clip.masks], axis=1).any(axis=1)  # (frames, H, W)
+    bg = background_psnr(edit, source_clip.frames, union)
+    if background_edit:
+        inner = union & ~np.asarray(background_mask_margin(union))
+        kept = psnr(edit, source_clip.frames, inner)
+    else:
+        kept = bg
     return {
         "psnr": psnr(edit, truth_clip.frames),
-        "background_psnr": background_psnr(edit, source_clip.frames, union),
+        "ssim": ssim(edit, truth_clip.frames),
+        "background_psnr": float("nan") if background_edit else bg,
+        "kept_psnr": kept,
         "centroid_px": centroid_error(edit, truth_clip.masks[:, obj], colour),
         "flicker": flicker(edit, truth_clip.frames),
         "accuracy": edit_accuracy(edit, truth_clip.caption),
     }
+
+
+def background_mask_margin(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` within one pixel of its border (anti-aliased edges)."""
+    m = np.asarray(mask, bool)
+    inner = m & np.roll(m, 1, -1) & np.roll(m, -1, -1) & np.roll(m, 1, -2) & np.roll(m, -1, -2)
+    return m & ~inner
