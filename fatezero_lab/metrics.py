@@ -116,3 +116,45 @@ def background_mask_margin(mask: np.ndarray) -> np.ndarray:
     m = np.asarray(mask, bool)
     inner = m & np.roll(m, 1, -1) & np.roll(m, -1, -1) & np.roll(m, 1, -2) & np.roll(m, -1, -2)
     return m & ~inner
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The paper's CLIP metrics (for real clips, where there is no ground truth)
+# ---------------------------------------------------------------------------------------------------------------------
+DEFAULT_CLIP = "openai/clip-vit-base-patch32"  # the reference code's ViT-B/32
+
+
+def load_clip(name: str = DEFAULT_CLIP, device: str = "cpu"):
+    """(model, tokenizer, image processor) of a CLIP checkpoint — a hub id or a local folder."""
+    from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
+
+    model = CLIPModel.from_pretrained(name).to(device).eval()
+    return model, AutoTokenizer.from_pretrained(name), CLIPImageProcessor.from_pretrained(name)
+
+
+def clip_scores(frames: np.ndarray, source_prompt: str, target_prompt: str, clip=None,
+                name: str = DEFAULT_CLIP) -> dict:
+    """FateZero's CLIP metrics of an edited clip.
+
+    - **Tem-Con** = mean_t cos(E_img(x_t), E_img(x_{t+1})): temporal consistency of consecutive frames;
+    - **Frame-Acc** = mean_t [cos(E_img(x_t), E_txt(target)) > cos(E_img(x_t), E_txt(source))];
+    - **CLIP-T** = mean_t cos(E_img(x_t), E_txt(target)) (×100 in the literature).
+
+    ``clip`` = (model, tokenizer, image processor) from :func:`load_clip`; default: load ``name``.
+    """
+    import torch
+
+    model, tok, proc = clip if clip is not None else load_clip(name)
+    device = next(model.parameters()).device
+    u8 = (np.clip(frames, 0, 1) * 255).round().astype(np.uint8)
+    with torch.no_grad():
+        pix = proc(images=list(u8), return_tensors="pt")["pixel_values"].to(device)
+        img = model.get_image_features(pixel_values=pix)
+        txt_in = tok([source_prompt, target_prompt], padding=True, return_tensors="pt").to(device)
+        txt = model.get_text_features(**txt_in)
+    img = torch.nn.functional.normalize(getattr(img, "pooler_output", img).float(), dim=-1)
+    txt = torch.nn.functional.normalize(getattr(txt, "pooler_output", txt).float(), dim=-1)
+    sims = img @ txt.T  # (frames, 2): [source, target]
+    tem = (img[:-1] * img[1:]).sum(-1).mean().item() if len(img) > 1 else 1.0
+    return {"tem_con": float(tem), "frame_acc": float((sims[:, 1] > sims[:, 0]).float().mean()),
+            "clip_t": float(sims[:, 1].mean())}

@@ -317,6 +317,67 @@ def _():
     ]
 
 
+@register("09_benchmark", "The ground-truth benchmark: each claim of the paper as a number",
+          ["how the toy world's exact ground truth scores every ablation",
+           "the paper's four claims as inequalities between table rows, and which ones hold"], "2 minutes (a subset)")
+def _():
+    return [
+        ("md", "`fz.bench.SUITE` is a fixed, versioned set of toy edits (colour, background, shape, one object of "
+               "two); `fz.bench.VARIANTS` are the ablation rows. The full table (13 cases x 10 variants, 50 steps) "
+               "takes about an hour on a laptop CPU: `python -m fatezero_lab bench`. Here a subset runs live."),
+        ("code", 'cases = [c for c in fz.bench.SUITE if c.kind in ("colour", "two-object")][: (2 if FAST else 4)]\n'
+                 'variants = {k: v for k, v in fz.bench.VARIANTS.items() if "threshold" not in k}\n'
+                 'rows = fz.bench.run_suite(pipe, cases, variants, frames=FRAMES, steps=STEPS)\n'
+                 'summary = fz.bench.summarise(rows)\n'
+                 'from IPython.display import Markdown\nMarkdown(fz.bench.markdown(summary))'),
+        ("code", 'claims = fz.bench.check_claims(rows)\n'
+                 'for name, ok in claims.items():\n'
+                 '    print(f"{name:70} {\'holds\' if ok else \'does NOT hold\' if ok is not None else \'not measured\'}")'),
+        ("code", 'per_variant = {v: {m: [r[m] for r in rows if r["variant"] == v] for m in ("psnr", "background_psnr", "flicker", "accuracy")}\n'
+                 '               for v in variants}\n\n'
+                 'def plot(metric="psnr"):\n'
+                 '    fig = fz.viz.bar_table(per_variant, metric, title=f"{metric} per variant ({len(cases)} cases)"); plt.show()\n\n'
+                 'widgets.interact(plot, metric=["psnr", "background_psnr", "flicker", "accuracy"]);'),
+    ]
+
+
+@register("10_stable_diffusion_on_gpu", "Stable Diffusion v1.4 on a real clip, on a GPU",
+          ["how to run the same calls on SD v1.4 with the paper's settings",
+           "which attention-store mode fits your memory, and the CLIP metrics used for real clips"],
+          "2–3 minutes on a GPU (8 frames, 512², 50 steps)")
+def _():
+    return [
+        ("md", "On a GPU with the weights available this notebook loads SD v1.4 and edits your clip. Without them "
+               "(a CPU, no hub access — e.g. the test suite), it says so and runs **the same cells on the toy "
+               "model**."),
+        ("code", 'import torch\nuse_sd = torch.cuda.is_available() and not FAST\nif use_sd:\n'
+                 '    try:\n        pipe = fz.load_pipeline("CompVis/stable-diffusion-v1-4")\n'
+                 '    except fz.ModelNotFoundError as e:\n        print(e); use_sd = False\n'
+                 'if use_sd:\n    frames = fz.video.prepare("my_clip.mp4", n_frames=8, size=512)  # your clip\n'
+                 '    source, target, blend = "a silver jeep driving down a curvy road", "a Porsche car driving down a curvy road", ["jeep"]\n'
+                 'else:\n    print("No GPU/SD weights here: running the same cells on the toy model.")\n'
+                 '    frames = fz.toyworld.clip("a red square on grass", frames=FRAMES).frames\n'
+                 '    source, target, blend = "a red square on grass", "a yellow square on grass", ["square"]'),
+        ("md", "## Which store mode fits?\nThe reference keeps every attention map (100 GB for 8 frames x 512² x 50 "
+               "steps). `cache=\"inputs\"` keeps queries/keys instead and `cache=\"recompute\"` only the latents; all "
+               "three give the same edit. The default picks the fastest one that fits."),
+        ("code", 'f, h, w, _ = frames.shape\nfor mode in ["maps", "inputs", "recompute"]:\n'
+                 '    print(fz.memory.estimate_memory(pipe, f, h, w, STEPS, cache=mode))\n'
+                 'print("default here:", fz.memory.choose_cache(pipe, f, h, w, STEPS))'),
+        ("code", 'inv = fz.invert(pipe, frames, source, steps=STEPS)\n'
+                 'out = fz.edit(pipe, inv, target, blend_words=blend)\n'
+                 'fig = fz.viz.compare_clips({"source": frames, "edit": out.frames}); plt.show()'),
+        ("md", "## CLIP metrics (the paper's Tem-Con and Frame-Acc)\nThey need the public CLIP ViT-B/32 "
+               "(`openai/clip-vit-base-patch32`); skipped when it cannot be downloaded."),
+        ("code", 'try:\n    print(fz.metrics.clip_scores(out.frames, source, target))\n'
+                 'except OSError as e:\n    print("CLIP weights not available offline:", str(e).splitlines()[0])'),
+        ("code", 'def show(step=min(out.masks) if out.masks else 0):\n'
+                 '    if step in out.masks:\n'
+                 '        fig = fz.viz.attention_over_frames(out.masks[step].astype(float), out.frames, title=f"mask M_t at edit step {step}"); plt.show()\n\n'
+                 'widgets.interact(show, step=sorted(out.masks) or [0]);'),
+    ]
+
+
 def main() -> None:
     for number, (title, learn, minutes, cells) in NOTEBOOKS.items():
         notebook(number, title, learn, minutes, cells)
