@@ -66,3 +66,28 @@ def test_figures(tiny_pipe):
             fz.viz.bar_table({"x": {"psnr": [1.0, 2.0]}, "y": {"psnr": [2.0]}}, "psnr")]
     for f in figs:
         assert f.axes and (f._suptitle is not None or f.axes[0].get_title())
+
+
+def test_bench_cli_writes_table_and_json(tiny_folder, tmp_path):
+    out = tmp_path / "bench"
+    assert main(["bench", "--model", str(tiny_folder), "--fast", "--cases", "1", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "| FateZero (masked blending) |" in report and "## Claims" in report
+    data = json.loads((out / "results.json").read_text())
+    assert data["suite"] == fz.bench.SUITE_VERSION and len(data["rows"]) == 6
+
+
+def test_edit_and_invert_cli_on_a_folder_of_frames(tiny_folder, tmp_path):
+    clip = fz.toyworld.clip("a red circle on grass", frames=3, seed=0)
+    fz.video.write(tmp_path / "frames", clip.frames)
+    out = tmp_path / "edit"
+    assert main(["edit", "--model", str(tiny_folder), "--video", str(tmp_path / "frames"), "--frames", "2",
+                 "--size", "64", "--steps", "2", "--source", "a red circle on grass",
+                 "--target", "a blue circle on grass", "--blend-words", "circle", "--out", str(out)]) == 0
+    for name in ("edit.mp4", "side_by_side.png", "config.json", "masks.npy", "edit_frames"):
+        assert (out / name).exists(), name
+    assert (tmp_path / "frames" / "0000.png").exists()  # the input is untouched
+    inv_out = tmp_path / "inv"
+    assert main(["invert", "--model", str(tiny_folder), "--video", "toy:a red circle on grass", "--frames", "2",
+                 "--steps", "2", "--source", "a red circle on grass", "--out", str(inv_out)]) == 0
+    assert (inv_out / "inversion.pt").exists() and (inv_out / "reconstruction.mp4").exists()
