@@ -9,7 +9,7 @@
 >>> out = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"])
 """
 
-from . import bench, diffusion, masks, memory, metrics, models, toyworld, video, viz
+from . import bench, diffusion, masks, memory, metrics, models, toyworld, tuning, video, viz
 from .config import FateZeroConfig
 from .diffusion import decode_latents, encode_frames, encode_prompt, psnr, sample
 from .editing import EditResult, edit

@@ -153,6 +153,7 @@ class AttentionControl:
         self.explicit = explicit  # True: use the explicit-softmax path everywhere (for equivalence tests)
         self.step = 0
         self.layers: dict[str, LayerInfo] = {}
+        self.temporal_layers: dict | None = None  # tuned temporal attention per self-attn layer (tuning.py), if any
         self._index = self.temporal.frame_indices(n_frames)
 
     # --- called by the processor -----------------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class FateZeroAttnProcessor:
             b4, c4, h4, w4 = hidden_states.shape
             hidden_states = hidden_states.view(b4, c4, h4 * w4).transpose(1, 2)
         batch, n, _ = hidden_states.shape
+        h_in = hidden_states  # (B, n, C): what a tuned temporal-attention branch reads
         context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
         if attention_mask is not None:
             attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], batch)
@@ -235,6 +237,10 @@ class FateZeroAttnProcessor:
         # 4. merge heads, output projection, residual — as AttnProcessor2_0
         out = out.transpose(1, 2).reshape(batch, -1, attn.heads * d).to(q.dtype)
         out = attn.to_out[1](attn.to_out[0](out))
+        # 5. a one-shot-tuned model's temporal attention, as a parallel branch (zero at initialisation)
+        extra = (self.control.temporal_layers or {}).get(layer.name) if layer.kind == "self" else None
+        if extra is not None:
+            out = out + extra(h_in, self.control.n_frames)
         if input_ndim == 4:
             out = out.transpose(-1, -2).reshape(b4, c4, h4, w4)
         if attn.residual_connection:
@@ -249,6 +255,8 @@ def attention_control(unet, control: AttentionControl):
     The originals come back after success, an exception, or a KeyboardInterrupt in the middle of a loop.
     """
     original = dict(unet.attn_processors)
+    if control.temporal_layers is None:  # layers added by one-shot tuning live beside the UNet (tuning.py)
+        control.temporal_layers = getattr(unet, "_fatezero_temporal", None) or {}
     # set_attn_processor consumes the dict it is given (FACTS.md): always build a fresh one.
     unet.set_attn_processor({name: FateZeroAttnProcessor(name, control) for name in original})
     try:

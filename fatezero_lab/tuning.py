@@ -1,0 +1,185 @@
+"""Shape-aware editing: one-shot video tuning (Tune-A-Video style) before FateZero's fusion (paper step 5).
+
+Zero-shot, fused self-attention keeps the source's shape. FateZero's shape edits use a base model tuned on the
+source clip itself: Tune-A-Video trains the query projections of the spatial self- and cross-attention
+(``attn1.to_q``, ``attn2.to_q``) and a new **temporal attention** layer, with the usual denoising loss on the clip
+and its source prompt:
+
+    L = E_{t, ε} || ε − ε_θ(√ᾱ_t z_0 + √(1−ᾱ_t) ε, t, p_src) ||²     (all frames share t and are denoised together)
+
+The temporal layer attends, at every spatial position, across the frames:
+``TempAttn(h)[f, p] = Σ_g softmax_g(q_f · k_g / √d) v_g`` with q, k, v from the features of that position in frames
+f, g. It is owned by the attention *processor* of each self-attention layer (no UNet fork, no monkey-patching): the
+processor adds it as a parallel branch, ``attn1(h) + TempAttn(h)``, and its output projection starts at zero, so the
+tuned model begins exactly as the base model.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+TRAINABLE_PATTERNS = (r"\.attn1\.to_q\.", r"\.attn2\.to_q\.")
+
+
+class TemporalAttention(nn.Module):
+    """Attention across frames at each spatial position; zero-initialised output (starts as a no-op)."""
+
+    def __init__(self, channels: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(channels)
+        self.to_q = nn.Linear(channels, channels, bias=False)
+        self.to_k = nn.Linear(channels, channels, bias=False)
+        self.to_v = nn.Linear(channels, channels, bias=False)
+        self.to_out = nn.Linear(channels, channels)
+        nn.init.zeros_(self.to_out.weight)
+        nn.init.zeros_(self.to_out.bias)
+
+    def forward(self, h: torch.Tensor, n_frames: int) -> torch.Tensor:
+        """h (groups*frames, n, C) -> (groups*frames, n, C)."""
+        b, n, c = h.shape
+        g = b // n_frames
+        x = self.norm(h).view(g, n_frames, n, c).permute(0, 2, 1, 3).reshape(g * n, n_frames, c)  # (g*n, frames, C)
+        d = c // self.heads
+        q, k, v = (p(x).view(g * n, n_frames, self.heads, d).transpose(1, 2) for p in (self.to_q, self.to_k, self.to_v))
+        y = F.scaled_dot_product_attention(q, k, v)  # (g*n, heads, frames, d)
+        y = self.to_out(y.transpose(1, 2).reshape(g * n, n_frames, c))
+        return y.view(g, n, n_frames, c).permute(0, 2, 1, 3).reshape(b, n, c)
+
+
+def add_temporal_layers(pipe) -> nn.ModuleDict:
+    """Create one zero-initialised TemporalAttention per self-attention layer and attach them to ``pipe``."""
+    from .processors import attention_layers
+
+    layers = [l for l in attention_layers(pipe.unet) if l.kind == "self"]
+    mods = nn.ModuleDict({_key(l.name): TemporalAttention(l.channels, l.heads) for l in layers})
+    mods.to(pipe.unet.device, pipe.unet.dtype)
+    pipe.fatezero_temporal_layers = mods
+    # a plain dict attribute (not a registered submodule): the UNet's own weights and state_dict stay untouched,
+    # and attention_control() hands these layers to the processors
+    pipe.unet._fatezero_temporal = {k.replace("__", "."): m for k, m in mods.items()}
+    return mods
+
+
+def _key(name: str) -> str:
+    return name.replace(".", "__")  # ModuleDict keys cannot hold dots
+
+
+def temporal_layers(pipe) -> dict[str, nn.Module]:
+    """{processor name: TemporalAttention} attached to ``pipe`` by tuning (empty for a base model)."""
+    mods = getattr(pipe, "fatezero_temporal_layers", None)
+    return {} if mods is None else {k.replace("__", "."): m for k, m in mods.items()}
+
+
+@dataclass
+class TuneReport:
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    trainable: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        first = np.mean(self.losses[:10]) if self.losses else float("nan")
+        last = np.mean(self.losses[-10:]) if self.losses else float("nan")
+        return (f"TuneReport(steps={self.steps}, loss {first:.4f} -> {last:.4f}, {len(self.trainable)} tensors, "
+                f"{self.seconds:.0f} s)")
+
+
+def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, seed: int = 0, temporal=True,
+                 progress: bool = True, copy_pipe: bool = True):
+    """Tune ``pipe`` one-shot on ``frames`` with ``prompt``; returns (tuned pipeline, TuneReport).
+
+    Trains ``attn1.to_q``, ``attn2.to_q`` and new temporal attention layers; everything else stays frozen. With
+    ``copy_pipe`` the base pipeline is left untouched (its UNet is copied).
+    """
+    from .diffusion import check_frames, check_prompt, encode_frames, encode_prompt
+    from .processors import AttentionControl, attention_control
+
+    frames = check_frames(frames)
+    check_prompt(pipe, prompt)
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    if not lr > 0:
+        raise ValueError(f"lr must be positive, got {lr!r}")
+    import time
+
+    t0 = time.time()
+    if copy_pipe:
+        pipe = copy.copy(pipe)  # shallow: share VAE/text encoder, own a UNet copy
+        pipe.unet = copy.deepcopy(pipe.unet)
+    unet = pipe.unet
+    mods = add_temporal_layers(pipe)
+    unet.requires_grad_(False)
+    names = [n for n, _ in unet.named_parameters() if any(re.search(p, n) for p in TRAINABLE_PATTERNS)]
+    params = [p for n, p in unet.named_parameters() if n in names]
+    for p in params:
+        p.requires_grad_(True)
+    params += list(mods.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    z0 = encode_frames(pipe, frames)  # (F, 4, h, w)
+    emb = encode_prompt(pipe, prompt).expand(len(z0), -1, -1)
+    acp = pipe.scheduler.alphas_cumprod.to(z0.device)
+    g = torch.Generator().manual_seed(seed)
+    control = AttentionControl(len(z0), temporal, tuple(z0.shape[-2:]))
+    report = TuneReport(steps=steps, trainable=names + [f"temporal.{k}" for k in mods.keys()])
+    unet.train()
+    with attention_control(unet, control):
+        for _ in tqdm(range(steps), desc="one-shot tuning", disable=not progress, leave=False):
+            # 1. one timestep for the whole clip, fresh noise per frame
+            t = int(torch.randint(0, len(acp), (1,), generator=g))
+            eps = torch.randn(z0.shape, generator=g).to(z0)
+            zt = acp[t].sqrt() * z0 + (1 - acp[t]).sqrt() * eps
+            # 2. denoising loss, gradients only into to_q and the temporal layers
+            loss = F.mse_loss(unet(zt, t, encoder_hidden_states=emb).sample.float(), eps.float())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            report.losses.append(loss.item())
+    unet.eval()
+    unet.requires_grad_(False)
+    mods.requires_grad_(False)
+    report.seconds = time.time() - t0
+    pipe.fatezero_tuned_on = prompt
+    return pipe, report
+
+
+def save_tuned(pipe, path: str | Path) -> Path:
+    """Save the tuned tensors (the to_q weights and the temporal layers) as one safetensors file."""
+    from safetensors.torch import save_file
+
+    state = {n: p.detach().cpu().contiguous() for n, p in pipe.unet.named_parameters()
+             if any(re.search(pat, n) for pat in TRAINABLE_PATTERNS)}
+    for k, v in getattr(pipe, "fatezero_temporal_layers", nn.ModuleDict()).state_dict().items():
+        state[f"temporal.{k}"] = v.detach().cpu().contiguous()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(state, str(path))
+    return path
+
+
+def load_tuned(pipe, path: str | Path, copy_pipe: bool = True):
+    """Apply tuned tensors saved by :func:`save_tuned` to (a copy of) ``pipe``."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    if copy_pipe:
+        pipe = copy.copy(pipe)
+        pipe.unet = copy.deepcopy(pipe.unet)
+    mods = add_temporal_layers(pipe)
+    mods.load_state_dict({k[len("temporal."):]: v for k, v in state.items() if k.startswith("temporal.")})
+    unet_state = {k: v for k, v in state.items() if not k.startswith("temporal.")}
+    missing = set(unet_state) - {n for n, _ in pipe.unet.named_parameters()}
+    if missing:
+        raise ValueError(f"{path} holds tensors this UNet does not have, e.g. {sorted(missing)[:3]}")
+    pipe.unet.load_state_dict(unet_state, strict=False)
+    mods.requires_grad_(False)
+    return pipe
