@@ -18,7 +18,9 @@ Stages (each resumable from checkpoints in the run folder; ``--stage all`` runs 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import functools
 import dataclasses
 import json
 import math
@@ -31,6 +33,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import world
+from ..processors import AttentionControl, attention_control, explicit_attention
 from .model import ToyModelConfig, assemble_pipeline, build_scheduler, build_text_encoder, build_tokenizer, \
     build_unet, build_vae, save_pipeline
 
@@ -58,6 +61,8 @@ class TrainConfig:
     warmup: int = 200  # warm-up steps
     empty_caption: float = 0.1  # caption dropout for classifier-free guidance
     min_snr_gamma: float = 5.0  # γ of min-SNR loss weighting (0 = plain MSE)
+    loc_weight: float = 0.05  # λ of the cross-attention localisation loss (0 = off; see localisation_loss)
+    loc_min_side: int = 8  # the loss applies to cross-attention layers whose query grid is at least this wide
     ema: float = 0.999  # EMA decay of UNet/text-encoder weights
     ckpt_every: int = 250  # steps between checkpoints
     minutes: float = 0.0  # stop the current stage after this many minutes (0 = no limit); resume later
@@ -77,12 +82,16 @@ class TrainConfig:
 # ---------------------------------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------------------------------
-def random_frame(rng: np.random.Generator, size: int, two_object_fraction: float) -> tuple[np.ndarray, str]:
-    """One random captioned frame: a one-frame clip with random scene, appearance, pan offset and lighting."""
+def random_frame(rng: np.random.Generator, size: int, two_object_fraction: float,
+                 with_masks: bool = False):
+    """One random captioned frame: a one-frame clip with random scene, appearance, pan offset and lighting.
+
+    Returns (frame, caption) or, ``with_masks``, (frame, caption, object masks (objects, H, W)).
+    """
     n_obj = 2 if rng.random() < two_object_fraction else 1
     spec = world.random_spec(int(rng.integers(0, 2**31 - 1)), n_objects=n_obj, frames=1, size=size, motion="static")
     clip = world.render(spec)
-    return clip.frames[0], spec.caption
+    return (clip.frames[0], spec.caption, clip.masks[0]) if with_masks else (clip.frames[0], spec.caption)
 
 
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -185,20 +194,26 @@ def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger):
 def build_latent_pool(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log: Logger) -> dict:
     path = run / "latents.pt"
     pool = _load(path)
-    if pool is not None and len(pool["captions"]) == cfg.pool:
+    if pool is not None and len(pool["captions"]) == cfg.pool and ("masks" in pool or cfg.loc_weight == 0):
         return pool
+    keep_scaling = pool["scaling_factor"] if pool is not None else None  # a UNet may already be trained with it
     vae.eval()
-    rng = np.random.default_rng([cfg.seed, 2])
-    means, stds, captions = [], [], []
+    rng = np.random.default_rng([cfg.seed, 2 if pool is None else 3])
+    means, stds, captions, masks = [], [], [], []
+    lat = mcfg.image_size // 4
     for _ in tqdm(range(0, cfg.pool, 256), desc="latent pool"):
         n = min(256, cfg.pool - len(captions))
-        items = [random_frame(rng, mcfg.image_size, cfg.two_object_fraction) for _ in range(n)]
-        dist = vae.encode(frames_to_tensor(np.stack([f for f, _ in items]))).latent_dist
+        items = [random_frame(rng, mcfg.image_size, cfg.two_object_fraction, with_masks=True) for _ in range(n)]
+        dist = vae.encode(frames_to_tensor(np.stack([f for f, _, _ in items]))).latent_dist
         means.append(dist.mean.half()), stds.append(dist.std.half())
-        captions += [c for _, c in items]
+        captions += [c for _, c, _ in items]
+        m = np.zeros((n, 2, mcfg.image_size, mcfg.image_size), np.float32)
+        for i, (_, _, mk) in enumerate(items):
+            m[i, : len(mk)] = mk
+        masks.append(F.avg_pool2d(torch.from_numpy(m), mcfg.image_size // lat).half())  # (n, 2, lat, lat) coverage
     mean, std = torch.cat(means), torch.cat(stds)
-    scaling = float(1.0 / mean.float().std())  # like SD's 0.18215: unit-variance latents for the UNet
-    pool = {"mean": mean, "std": std, "captions": captions, "scaling_factor": scaling}
+    scaling = keep_scaling or float(1.0 / mean.float().std())  # like SD's 0.18215: unit-variance latents
+    pool = {"mean": mean, "std": std, "captions": captions, "scaling_factor": scaling, "masks": torch.cat(masks)}
     _save(path, **pool)
     log(f"latents: {len(captions)} frames cached, scaling_factor {scaling:.4f}")
     return pool
@@ -207,6 +222,73 @@ def build_latent_pool(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, lo
 # ---------------------------------------------------------------------------------------------------------------------
 # Stage 3: UNet + text encoder
 # ---------------------------------------------------------------------------------------------------------------------
+class CaptureCross(AttentionControl):
+    """Training-time control: explicit cross-attention (with gradients) at layers >= min_side, kept for the loss."""
+
+    def __init__(self, latent_hw, min_side: int):
+        super().__init__(n_frames=1, temporal=False, latent_hw=latent_hw)
+        self.min_side, self.maps = min_side, []
+
+    def attend(self, layer, q, k, v, scale, mask=None):
+        if layer.kind == "cross" and layer.resolution[0] >= self.min_side:
+            out, probs = explicit_attention(q, k, v, scale, mask)
+            self.maps.append((layer.resolution, probs))  # (B, heads, n, tokens)
+            return out
+        return super().attend(layer, q, k, v, scale, mask)
+
+
+def word_targets(tok, captions: list[str], masks: torch.Tensor, max_length: int):
+    """Where each word should look: (B, tokens, h, w) region per token and (B, tokens) weights.
+
+    An object's colour and shape words -> that object's mask; the background word -> everything outside the objects;
+    "a", "and", "on", BOS, EOS and pads -> unconstrained (weight 0).
+    """
+    b, _, h, w = masks.shape
+    region = torch.zeros(b, max_length, h, w)
+    weight = torch.zeros(b, max_length)
+    for i, cap in enumerate(captions):
+        if not cap:
+            continue
+        obj = -1
+        for word, idx in _spans(tok, cap):
+            if word in world.COLOURS:
+                obj += 1
+            if word in world.COLOURS or word in world.SHAPES:
+                region[i, idx[0]], weight[i, idx[0]] = masks[i, obj], 1.0
+            elif word in world.BACKGROUNDS:
+                region[i, idx[0]] = (1 - masks[i].sum(0)).clamp(0, 1)
+                weight[i, idx[0]] = 1.0
+    return region, weight
+
+
+@functools.lru_cache(maxsize=4096)
+def _spans_cached(tok_id: int, cap: str):
+    from ..prompts import word_spans
+
+    return tuple((w, tuple(i)) for w, i in word_spans(_TOKENIZERS[tok_id], cap))
+
+
+_TOKENIZERS: dict = {}
+
+
+def _spans(tok, cap: str):
+    _TOKENIZERS[id(tok)] = tok
+    return _spans_cached(id(tok), cap)
+
+
+def localisation_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """L_loc = − mean_{layers, words} log Σ_{p ∈ region(word)} Â[p, word], with Â[·, word] = A[·, word] / Σ_p A[p, word]
+    (mean over heads): each word's attention, as a distribution over pixels, should fall on its own region —
+    SD's "a word's map is near zero where the word is absent", taught with the renderer's masks."""
+    losses = []
+    for hw, probs in maps:
+        col = probs.mean(1).transpose(1, 2)  # (B, tokens, n)
+        dist = col / col.sum(-1, keepdim=True).clamp_min(1e-8)
+        r = F.adaptive_avg_pool2d(region, hw).flatten(2)  # (B, tokens, n) coverage in [0, 1]
+        inside = (dist * r).sum(-1).clamp_min(1e-6)  # (B, tokens)
+        losses.append(-(inside.log() * weight).sum() / weight.sum().clamp_min(1.0))
+    return torch.stack(losses).mean()
+
 def _tokenize(tok, captions: list[str], max_length: int) -> torch.Tensor:
     return tok(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt").input_ids
 
@@ -237,7 +319,11 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
     ids_empty = _tokenize(tok, [""], mcfg.max_length)[0]
     n_pool = len(pool["captions"])
     unet.train(), te.train()
-    t_start, losses = time.time(), []
+    capture = CaptureCross((mcfg.image_size // 4,) * 2, cfg.loc_min_side)
+    use_loc = cfg.loc_weight > 0 and "masks" in pool
+    ctx = attention_control(unet, capture) if use_loc else contextlib.nullcontext()
+    ctx.__enter__()  # processors stay installed for the whole stage (restored below)
+    t_start, losses, loc_losses = time.time(), [], []
     bar = tqdm(total=cfg.unet_steps, initial=step, desc="UNet")
     while step < cfg.unet_steps:
         # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance
@@ -255,9 +341,16 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         zt = a.sqrt() * z0 + (1 - a).sqrt() * eps
         # 4. predict eps; min-SNR-gamma weighted MSE
         emb = te(ids).last_hidden_state  # (B, max_length, text_dim)
+        capture.maps = []
         pred = unet(zt, t, encoder_hidden_states=emb).sample
         w = (torch.clamp(snr[t], max=cfg.min_snr_gamma) / snr[t]) if cfg.min_snr_gamma > 0 else torch.ones_like(snr[t])
         loss = (w * (pred - eps).pow(2).mean(dim=(1, 2, 3))).mean()
+        if use_loc:  # 4b. localisation loss on the captured cross-attention
+            caps = ["" if d else pool["captions"][j] for d, j in zip(drop.tolist(), idx.tolist())]
+            region, weight = word_targets(tok, caps, pool["masks"][idx].float(), mcfg.max_length)
+            loc = localisation_loss(capture.maps, region, weight)
+            loc_losses.append(loc.item())
+            loss = loss + cfg.loc_weight * loc
         # 5. learning-rate schedule and the optimiser step
         lr = cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * min(1.0, (cfg.unet_steps - step) / (0.2 * cfg.unet_steps))
         for g in opt.param_groups:
@@ -280,12 +373,14 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         if step % cfg.ckpt_every == 0 or step == cfg.unet_steps or stop:
             _save(ckpt_path, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
                   ema_unet=ema_unet.state_dict(), ema_te=ema_te.state_dict(), step=step, gen=gen.get_state())
-            log(f"unet: step {step} loss(50) {np.mean(losses[-50:]):.4f} lr {lr:.2e} "
+            log(f"unet: step {step} loss(50) {np.mean(losses[-50:]):.4f} loc(50) "
+                f"{np.mean(loc_losses[-50:]) if loc_losses else float('nan'):.3f} lr {lr:.2e} "
                 f"({(time.time() - t_start) / 60:.1f} min this session)")
         if stop:
             log(f"unet: stopped after {cfg.minutes} min at step {step} (resume by running again)")
             raise SystemExit(0)
     bar.close()
+    ctx.__exit__(None, None, None)
     return ema_unet, ema_te, tok
 
 
