@@ -165,7 +165,11 @@ def build_pipeline(cfg: ToyModelConfig | None = None, seed: int = 0):
 def save_pipeline(pipe, folder: str | os.PathLike, cfg: ToyModelConfig | None = None, info: dict | None = None) -> Path:
     """``save_pretrained`` (safetensors) plus the toy config and training info in ``toy_model.json``."""
     folder = Path(folder)
+    old = folder / "toy_model.json"
+    keep = json.loads(old.read_text()).get("fatezero_defaults") if old.exists() else None  # measured mask rule
     pipe.save_pretrained(folder, safe_serialization=True)
     meta = {"toy_model_config": asdict(cfg or ToyModelConfig()), **(info or {})}
+    if keep and "fatezero_defaults" not in meta:
+        meta["fatezero_defaults"] = keep
     (folder / "toy_model.json").write_text(json.dumps(meta, indent=2))
     return folder
