@@ -42,9 +42,12 @@ def cmd_demo(args) -> int:
     inv = fz.invert(pipe, clip.frames, clip.caption, steps=args.steps, temporal=True, cache="recompute")
     # 2. plain reconstruction (the inversion's sanity check) and the FateZero edit
     rec = fz.reconstruct(pipe, inv)
-    edited = fz.edit(pipe, inv, args.target, blend_words=args.blend_words)
+    new_words = [w for w in args.target.split() if w not in args.caption.split()]
+    reweight = {w: args.reweight for w in new_words} if args.reweight != 1.0 else {}
+    edited = fz.edit(pipe, inv, args.target, blend_words=args.blend_words, reweight=reweight)
     rows = {"source": clip.frames, "reconstruction": rec, "FateZero edit": edited.frames, "ground truth": truth.frames}
-    report = {"caption": clip.caption, "target": args.target, "blend_words": args.blend_words, "steps": args.steps,
+    report = {"caption": clip.caption, "target": args.target, "blend_words": args.blend_words, "reweight": reweight,
+              "steps": args.steps,
               "frames": args.frames, "reconstruction_psnr_db": fz.psnr(rec, clip.frames),
               "edit_psnr_vs_ground_truth_db": fz.psnr(edited.frames, truth.frames),
               "seconds": round(time.time() - t0, 1)}
@@ -145,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--caption", default="a red circle on grass", help="the source clip's caption")
     d.add_argument("--target", default="a blue circle on grass", help="the target prompt")
     d.add_argument("--blend-words", nargs="*", default=["circle"], help="source words whose mask limits the edit")
+    d.add_argument("--reweight", type=float, default=2.0,
+                   help="cross-attention multiplier of the target's new words (the reference's eq_params); 1 = off")
     d.add_argument("--motion", default="left_to_right")
     d.add_argument("--frames", type=int, default=8)
     d.add_argument("--steps", type=int, default=50)
