@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .masks import NORMALISATIONS
-from .processors import TemporalConfig
 
 CROSS_MODES = ("auto", "replace", "refine")
 

@@ -17,7 +17,7 @@ The unconditional half runs plain (the reference edits only the conditional half
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .config import FateZeroConfig, in_window
-from .diffusion import check_prompt, ddim_scheduler, decode_latents, encode_prompt, tokens
-from .inversion import Inversion, RecordControl, check_steps
+from .diffusion import check_prompt, ddim_scheduler, decode_latents, encode_prompt
+from .inversion import Inversion, RecordControl
 from .masks import default_mask_layers, mask_from_maps
 from .processors import AttentionControl, attention_control, explicit_attention
 from .prompts import align, reweight_vector, word_token_indices

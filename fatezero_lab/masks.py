@@ -15,7 +15,7 @@ M_t is then applied per query row of self-attention: s_fused = M_t ⊙ s_edit + 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -19,7 +19,6 @@ before anything runs; :func:`choose_cache` picks the fastest mode that fits the 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from .processors import TemporalConfig, attention_layers

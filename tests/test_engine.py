@@ -6,9 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import fatezero_lab as fz
-from fatezero_lab.editing import EditControl
 from fatezero_lab.masks import mask_from_maps
-from fatezero_lab.processors import AttentionControl, FateZeroAttnProcessor, LayerInfo, TemporalConfig, \
+from fatezero_lab.processors import AttentionControl, FateZeroAttnProcessor, TemporalConfig, \
     attention_control, explicit_attention, gather_frames
 from fatezero_lab.prompts import align
 from fatezero_lab.store import SourceAttention
@@ -179,7 +178,7 @@ def test_config_roundtrip_and_result(tiny_pipe, small_inversion):
     cfg = fz.FateZeroConfig.from_json(out.config.to_json())
     assert cfg == out.config
     assert fz.FateZeroConfig.from_yaml(out.config.to_yaml()) == out.config
-    assert set(out.masks) == set(range(int(0.6 * 4) + 1)) - {3} or len(out.masks) > 0
+    assert set(out.masks) == {0, 1, 2}  # self_replace_steps 0.6 of 4 steps: steps 0..2 use M_t
 
 
 def _originals(unet):

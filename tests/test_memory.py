@@ -1,6 +1,5 @@
 """Store modes: same edits, sizes as estimated, refusal before running out of memory."""
 
-import numpy as np
 import pytest
 
 import fatezero_lab as fz

@@ -19,7 +19,7 @@ from __future__ import annotations
 import colorsys
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
