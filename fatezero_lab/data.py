@@ -1,4 +1,4 @@
-"""Real sample clips: a small manifest (``data/clips.json``) and a download-and-cache helper.
+"""Real sample clips: a small manifest (``fatezero_lab/clips.json``, linked from ``data/clips.json``) and a download-and-cache helper.
 
 >>> from fatezero_lab import data
 >>> data.list_clips()
@@ -43,10 +43,8 @@ DEFAULT_CACHE = Path("~/.cache/fatezero_lab/clips")
 TIMEOUT_S = 60.0
 CHUNK = 1 << 20
 
-# A source checkout (or an editable install) keeps the manifest in <repo>/data/clips.json; a copy inside the package
-# (fatezero_lab/clips.json) is used where one is installed.
-_MANIFEST_CANDIDATES = (Path(__file__).resolve().parents[1] / "data" / "clips.json",
-                        Path(__file__).resolve().parent / "clips.json")
+# The manifest ships inside the package (package data), so a wheel or git-URL install has it too.
+_MANIFEST_CANDIDATES = (Path(__file__).resolve().parent / "clips.json",)
 
 
 class ClipDownloadError(RuntimeError):
@@ -55,7 +53,7 @@ class ClipDownloadError(RuntimeError):
 
 # ----------------------------------------------------------------------------------------------------------- manifest
 def manifest_path() -> Path:
-    """Where the manifest is read from: ``$FATEZERO_LAB_MANIFEST``, else ``data/clips.json`` beside the package."""
+    """Where the manifest is read from: ``$FATEZERO_LAB_MANIFEST``, else the copy shipped in the package."""
     env = os.environ.get(MANIFEST_ENV)
     if env:
         return Path(env).expanduser()
@@ -70,8 +68,8 @@ def load_manifest() -> dict:
     path = manifest_path()
     if not path.exists():
         raise FileNotFoundError(
-            f"the clip manifest {str(path)!r} does not exist. It lives in the repository's data/clips.json: install "
-            f"from a clone (pip install -e .), or point ${MANIFEST_ENV} at a copy of it. Your own clip needs no "
+            f"the clip manifest {str(path)!r} does not exist. It ships as package data (fatezero_lab/clips.json): "
+            f"reinstall the package, or point ${MANIFEST_ENV} at a copy of it. Your own clip needs no "
             f"manifest: fatezero_lab.video.prepare('my_clip.mp4', n_frames=8, size=512)")
     with open(path, encoding="utf-8") as f:
         manifest = json.load(f)

@@ -180,5 +180,5 @@ def test_truncated_download_is_not_kept(tmp_path, monkeypatch):
 
 def test_missing_manifest_error(tmp_path, monkeypatch):
     monkeypatch.setenv(data.MANIFEST_ENV, str(tmp_path / "nope.json"))
-    with pytest.raises(FileNotFoundError, match="data/clips.json"):
+    with pytest.raises(FileNotFoundError, match="package data"):
         data.list_clips()
