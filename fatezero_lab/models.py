@@ -12,6 +12,7 @@ replaces whatever scheduler the folder ships, because inversion needs DDIM's for
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from pathlib import Path
@@ -68,6 +69,25 @@ def resolve(name: str | os.PathLike) -> tuple[str, bool]:
         f"(e.g. 'CompVis/stable-diffusion-v1-4' or 'stable-diffusion-v1-5/stable-diffusion-v1-5')")
 
 
+@contextlib.contextmanager
+def _quiet_loading():
+    """Hide the loaders' progress bars and transformers' "torchvision not installed" notices while loading
+    (they are noise in a notebook); restore both libraries' settings afterwards."""
+    from diffusers.utils import logging as dlog
+    from transformers.utils import logging as tlog
+
+    level, d_bars, t_bars = tlog.get_verbosity(), dlog.is_progress_bar_enabled(), tlog.is_progress_bar_enabled()
+    tlog.set_verbosity_error(), dlog.disable_progress_bar(), tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        tlog.set_verbosity(level)
+        if d_bars:
+            dlog.enable_progress_bar()
+        if t_bars:
+            tlog.enable_progress_bar()
+
+
 def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtype=None, local_files_only: bool | None = None):
     """Load ``name`` as a ``StableDiffusionPipeline`` with a DDIM scheduler (``steps_offset=1``), ready for FateZero.
 
@@ -79,7 +99,9 @@ def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtyp
         local_files_only: default True for local folders and when ``HF_HUB_OFFLINE=1``.
     """
     import torch
-    from diffusers import DDIMScheduler, StableDiffusionPipeline
+
+    with _quiet_loading():  # the first import of the pipeline class prints transformers' torchvision notices
+        from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     path, is_local = resolve(name)
     device = device or default_device()
@@ -91,10 +113,11 @@ def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtyp
         warnings.warn(f"loading {name!r} on the CPU in fp32: expect minutes per inversion step at 512x512. "
                       f"Use a GPU (device='cuda') or the toy model for CPU work.", stacklevel=2)
     try:
-        pipe = StableDiffusionPipeline.from_pretrained(
-            path, dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-            local_files_only=local_files_only, use_safetensors=True,
-        )
+        with _quiet_loading():
+            pipe = StableDiffusionPipeline.from_pretrained(
+                path, dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+                local_files_only=local_files_only, use_safetensors=True,
+            )
     except (OSError, ValueError) as e:
         if is_local:
             raise ModelNotFoundError(f"could not load the pipeline folder {path!r}: {e}") from e
