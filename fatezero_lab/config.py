@@ -23,7 +23,8 @@ class FateZeroConfig:
 
     guidance: float = 7.5  # classifier-free guidance scale w of the edit (inversion uses none)
     fuse_cross: bool = True  # Attention Blending Block, cross part: reuse the source cross-attention for shared words
-    cross_replace_steps: float | tuple[float, float] = 0.8  # fraction of edit steps (or [start, end) fractions) fused
+    cross_replace_steps: float | tuple[float, float] | None = None  # fraction of edit steps (or [start, end)) fused;
+    #   None = model default (reference and SD: 0.8; a model folder may ship a measured value, see resolved())
     cross_mode: str = "refine"  # "replace" (copy every source map; equal token counts), "refine" (shared words), "auto"
     reweight: dict = field(default_factory=dict)  # target word -> cross-attention multiplier (eq_params), e.g. {"blue": 2}
     fuse_self: bool = True  # Attention Blending Block, self part: fuse the source self-attention
@@ -50,6 +51,8 @@ class FateZeroConfig:
         if not isinstance(self.guidance, (int, float)) or not 0 <= self.guidance <= 50:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
         for name in ("cross_replace_steps", "self_replace_steps", "latent_blend_steps"):
+            if getattr(self, name) is None and name == "cross_replace_steps":
+                continue  # left to the model (resolved())
             setattr(self, name, _window(name, getattr(self, name)))
         if self.cross_mode not in CROSS_MODES:
             raise ValueError(f"cross_mode must be one of {list(CROSS_MODES)}, got {self.cross_mode!r}")
@@ -79,10 +82,17 @@ class FateZeroConfig:
             raise ValueError("latent_blend needs blend_words (and/or target_blend_words) to build its mask")
 
     def resolved(self, model_defaults: dict | None) -> "FateZeroConfig":
-        """Fill the fields left to the model (None / "auto") from its measured defaults, else the reference's."""
+        """Fill the fields left to the model (None / "auto") from its measured defaults, else the reference's.
+
+        A model folder's ``toy_model.json`` may carry ``fatezero_defaults`` (the toy model's measured mask layers,
+        normalisation, threshold and cross-attention window); Stable Diffusion gets the reference's values.
+        """
         d = model_defaults or {}
+        cross = self.cross_replace_steps
         return dataclasses.replace(
             self,
+            cross_replace_steps=cross if cross is not None else _window("cross_replace_steps",
+                                                                        d.get("cross_replace_steps", 0.8)),
             blend_threshold=self.blend_threshold if self.blend_threshold is not None else d.get("blend_threshold", 0.3),
             mask_normalise=self.mask_normalise or d.get("mask_normalise", "max"),
             mask_layers=self.mask_layers if self.mask_layers != "auto" else (d.get("mask_layers") or "auto"),
