@@ -63,6 +63,7 @@ class TrainConfig:
     min_snr_gamma: float = 5.0  # γ of min-SNR loss weighting (0 = plain MSE)
     loc_weight: float = 0.05  # λ of the cross-attention localisation loss (0 = off; see localisation_loss)
     loc_min_side: int = 8  # the loss applies to cross-attention layers whose query grid is at least this wide
+    bind_weight: float = 0.0  # λ of the pixel-side binding loss (0 = off; see binding_loss)
     ema: float = 0.999  # EMA decay of UNet/text-encoder weights
     ckpt_every: int = 250  # steps between checkpoints
     minutes: float = 0.0  # stop the current stage after this many minutes (0 = no limit); resume later
@@ -238,14 +239,15 @@ class CaptureCross(AttentionControl):
 
 
 def word_targets(tok, captions: list[str], masks: torch.Tensor, max_length: int):
-    """Where each word should look: (B, tokens, h, w) region per token and (B, tokens) weights.
+    """Where each word should look: (B, tokens, h, w) region per token, (B, tokens) weights and (B, tokens) kinds.
 
-    An object's colour and shape words -> that object's mask; the background word -> everything outside the objects;
-    "a", "and", "on", BOS, EOS and pads -> unconstrained (weight 0).
+    An object's colour and shape words -> that object's mask (kind 1); the background word -> everything outside the
+    objects (kind 2); "a", "and", "on" (kind 3), BOS, EOS and pads (kind 0) -> unconstrained (weight 0).
     """
     b, _, h, w = masks.shape
     region = torch.zeros(b, max_length, h, w)
     weight = torch.zeros(b, max_length)
+    kind = torch.zeros(b, max_length, dtype=torch.long)
     for i, cap in enumerate(captions):
         if not cap:
             continue
@@ -254,11 +256,13 @@ def word_targets(tok, captions: list[str], masks: torch.Tensor, max_length: int)
             if word in world.COLOURS:
                 obj += 1
             if word in world.COLOURS or word in world.SHAPES:
-                region[i, idx[0]], weight[i, idx[0]] = masks[i, obj], 1.0
+                region[i, idx[0]], weight[i, idx[0]], kind[i, idx[0]] = masks[i, obj], 1.0, 1
             elif word in world.BACKGROUNDS:
                 region[i, idx[0]] = (1 - masks[i].sum(0)).clamp(0, 1)
-                weight[i, idx[0]] = 1.0
-    return region, weight
+                weight[i, idx[0]], kind[i, idx[0]] = 1.0, 2
+            elif idx[0] < max_length:
+                kind[i, idx[0]] = 3
+    return region, weight, kind
 
 
 @functools.lru_cache(maxsize=4096)
@@ -288,6 +292,29 @@ def localisation_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) ->
         inside = (dist * r).sum(-1).clamp_min(1e-6)  # (B, tokens)
         losses.append(-(inside.log() * weight).sum() / weight.sum().clamp_min(1.0))
     return torch.stack(losses).mean()
+
+def binding_loss(maps: list, region: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
+    """L_bind = − mean_{layers, object pixels p} log( Σ_{w ∈ words of p's object} A[p, w] / Σ_{w ∈ all words} A[p, w] )
+    (mean over heads; BOS/EOS/pads — the attention sink — left out of both sums).
+
+    The pixel side of word binding: among the caption's words, an object's pixels should read *their own* colour and
+    shape words (SD's object pixels read the object's noun), not "a" or "on". Without it the toy model's object
+    pixels gave "a" ~0.3 of their attention and the colour word ~0.03, so cross-attention fusion (which copies the
+    source maps of shared words) left the new colour word almost unread and colour edits did not happen.
+    """
+    obj_words = (kind == 1).float()  # (B, tokens)
+    words = (kind > 0).float()
+    losses = []
+    for hw, probs in maps:
+        a = probs.mean(1)  # (B, n, tokens)
+        r = F.adaptive_avg_pool2d(region, hw).flatten(2) * obj_words[..., None]  # (B, tokens, n) own-object coverage
+        own = (a * r.transpose(1, 2)).sum(-1)  # (B, n): attention to the words of the pixel's own object
+        total = (a * words[:, None]).sum(-1).clamp_min(1e-8)  # (B, n): attention to any word
+        cover = r.amax(1)  # (B, n): how much of the pixel is object
+        share = (own / total).clamp(1e-6, 1.0)
+        losses.append(-(share.log() * cover).sum() / cover.sum().clamp_min(1.0))
+    return torch.stack(losses).mean()
+
 
 def _tokenize(tok, captions: list[str], max_length: int) -> torch.Tensor:
     return tok(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt").input_ids
@@ -320,10 +347,10 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
     n_pool = len(pool["captions"])
     unet.train(), te.train()
     capture = CaptureCross((mcfg.image_size // 4,) * 2, cfg.loc_min_side)
-    use_loc = cfg.loc_weight > 0 and "masks" in pool
+    use_loc = (cfg.loc_weight > 0 or cfg.bind_weight > 0) and "masks" in pool
     ctx = attention_control(unet, capture) if use_loc else contextlib.nullcontext()
     ctx.__enter__()  # processors stay installed for the whole stage (restored below)
-    t_start, losses, loc_losses = time.time(), [], []
+    t_start, losses, loc_losses, bind_losses = time.time(), [], [], []
     bar = tqdm(total=cfg.unet_steps, initial=step, desc="UNet")
     while step < cfg.unet_steps:
         # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance
@@ -347,10 +374,14 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         loss = (w * (pred - eps).pow(2).mean(dim=(1, 2, 3))).mean()
         if use_loc:  # 4b. localisation loss on the captured cross-attention
             caps = ["" if d else pool["captions"][j] for d, j in zip(drop.tolist(), idx.tolist())]
-            region, weight = word_targets(tok, caps, pool["masks"][idx].float(), mcfg.max_length)
+            region, weight, kind = word_targets(tok, caps, pool["masks"][idx].float(), mcfg.max_length)
             loc = localisation_loss(capture.maps, region, weight)
             loc_losses.append(loc.item())
             loss = loss + cfg.loc_weight * loc
+            if cfg.bind_weight > 0:  # 4c. pixel-side binding loss on the same maps
+                bind = binding_loss(capture.maps, region, kind)
+                bind_losses.append(bind.item())
+                loss = loss + cfg.bind_weight * bind
         # 5. learning-rate schedule and the optimiser step
         lr = cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * min(1.0, (cfg.unet_steps - step) / (0.2 * cfg.unet_steps))
         for g in opt.param_groups:
@@ -374,7 +405,8 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
             _save(ckpt_path, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
                   ema_unet=ema_unet.state_dict(), ema_te=ema_te.state_dict(), step=step, gen=gen.get_state())
             log(f"unet: step {step} loss(50) {np.mean(losses[-50:]):.4f} loc(50) "
-                f"{np.mean(loc_losses[-50:]) if loc_losses else float('nan'):.3f} lr {lr:.2e} "
+                f"{np.mean(loc_losses[-50:]) if loc_losses else float('nan'):.3f} "
+                f"{f'bind(50) {np.mean(bind_losses[-50:]):.3f} ' if bind_losses else ''}lr {lr:.2e} "
                 f"({(time.time() - t_start) / 60:.1f} min this session)")
         if stop:
             log(f"unet: stopped after {cfg.minutes} min at step {step} (resume by running again)")
