@@ -5,7 +5,8 @@
 
 Variants: (a) plain DDIM edit from z_T, no fusion; (b) reconstruction attention (prompt-to-prompt way);
 (c) inversion attention, full source self-attention (no mask); (d) FateZero defaults (masked blending with the
-source blend-word mask); (d*) (d) with the true object mask; (e) (d) without spatial-temporal attention.
+source blend-word mask, the model's defaults); (d') (d) with the reference's cross-attention window (0.8, which
+the toy model's measured default may differ from); (d*) (d) with the true object mask; (e) (d) without spatial-temporal attention.
 Columns: PSNR to the ground-truth edited clip, background PSNR (vs source, outside both objects), object-centroid
 error (px), flicker (extra frame-to-frame change vs the ground truth), judge accuracy, seconds per edit.
 """
@@ -38,6 +39,7 @@ VARIANTS = {
     "(b) reconstruction attention": dict(use_inversion_attention=False, blend=True),
     "(c) inversion attention, full self-attn": dict(),
     "(d) FateZero (masked blend)": dict(blend=True),
+    "(d') (d) with the reference cross window 0.8": dict(blend=True, cross_replace_steps=0.8),
     "(d*) FateZero, true object mask": dict(true_mask=True),
     "(e) (d) without spatial-temporal": dict(blend=True, temporal=False),
 }

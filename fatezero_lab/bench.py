@@ -66,6 +66,7 @@ VARIANTS: dict[str, dict] = {
     "reconstruction attention (P2P)": dict(use_inversion_attention=False, blend=True),
     "inversion attention, full source self-attn": dict(),
     "FateZero (masked blending)": dict(blend=True),
+    "FateZero, reference cross window 0.8": dict(blend=True, cross_replace_steps=0.8),
     "FateZero without spatial-temporal": dict(blend=True, temporal=False),
     "FateZero + latent blend": dict(blend=True, latent_blend=True),
     **{f"FateZero, threshold {t}": dict(blend=True, blend_threshold=t) for t in (0.1, 0.3, 0.5, 0.7)},

@@ -1,0 +1,84 @@
+"""Execute every notebook in full mode (or fast mode) and print a table of wall-clock times.
+
+    python benchmarks/notebooks.py                  # full mode: the times quoted in each notebook's intro
+    python benchmarks/notebooks.py --fast           # FZ_FAST=1, as the test suite runs them
+    python benchmarks/notebooks.py --html           # also render each to HTML and save its figures as PNGs
+
+Executed copies (with outputs) go to ``outputs/notebooks/`` — never back into ``notebooks/``, which stays
+output-free. Cells tagged ``skip-execution`` (the Colab install cell) are skipped, as nbmake does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int) -> tuple[float, str]:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [c for c in nb.cells if "skip-execution" not in c.get("metadata", {}).get("tags", [])]
+    os.environ["FZ_FAST"] = "1" if fast else "0"
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    t0 = time.perf_counter()
+    status = "ok"
+    try:
+        client.execute()
+    except Exception as e:  # keep going: report which notebook failed and why
+        status = f"FAILED: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+    seconds = time.perf_counter() - t0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out_dir / path.name)
+    if html:  # an HTML rendering to open in a browser, and each figure as a PNG to look at
+        import base64
+
+        from nbconvert import HTMLExporter
+
+        for i, cell in enumerate(nb.cells):
+            for j, output in enumerate(cell.get("outputs", [])):
+                png = output.get("data", {}).get("image/png")
+                if png:
+                    (out_dir / f"{path.stem}_cell{i:02d}_{j}.png").write_bytes(base64.b64decode(png))
+
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        (out_dir / path.with_suffix(".html").name).write_text(body)
+    return seconds, status
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fast", action="store_true", help="FZ_FAST=1 (the test suite's mode)")
+    ap.add_argument("--html", action="store_true", help="also write an HTML rendering and the figures as PNG files")
+    ap.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 00 04")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    ap.add_argument("--out", default="outputs/notebooks")
+    args = ap.parse_args(argv)
+    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    if args.only:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+    if not paths:
+        print("no notebooks matched", file=sys.stderr)
+        return 2
+    rows, total, failed = [], 0.0, 0
+    for p in paths:
+        seconds, status = run_one(p, Path(args.out), args.fast, args.html, args.timeout)
+        total += seconds
+        failed += status != "ok"
+        rows.append(f"| {p.stem} | {seconds:.0f} | {status} |")
+        print(rows[-1], flush=True)
+    mode = "fast (FZ_FAST=1)" if args.fast else "full"
+    print(f"\n# Notebooks, {mode} mode, {os.cpu_count()} CPU cores\n\n| notebook | seconds | status |\n|---|---|---|")
+    print("\n".join(rows))
+    print(f"| **total** | {total:.0f} | {failed} failed |")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
