@@ -258,10 +258,12 @@ def main(argv=None) -> int:
         folder = Path(fz.models.resolve(args.model)[0])
         meta_path = folder / "toy_model.json"
         meta = json.loads(meta_path.read_text())
-        meta["fatezero_defaults"] = {"mask_layers": best["layers"], "mask_normalise": best["normalise"],
-                                     "blend_threshold": best["threshold"],
-                                     "measured": {"iou": ev_toy["iou"], "hottest_inside": ev_toy["hottest_inside"],
-                                                  "by": "benchmarks/toy_quality.py"}}
+        defaults = meta.get("fatezero_defaults", {})  # other measured defaults (e.g. a cross window) are kept
+        defaults.update({"mask_layers": best["layers"], "mask_normalise": best["normalise"],
+                         "blend_threshold": best["threshold"],
+                         "measured": {**defaults.get("measured", {}), "iou": ev_toy["iou"],
+                                      "hottest_inside": ev_toy["hottest_inside"], "by": "benchmarks/toy_quality.py"}})
+        meta["fatezero_defaults"] = defaults
         meta_path.write_text(json.dumps(meta, indent=2))
         print(f"wrote the toy mask rule to {meta_path}")
     return 0
