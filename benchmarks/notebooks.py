@@ -26,12 +26,16 @@ def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int) -> 
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "skip-execution" not in c.get("metadata", {}).get("tags", [])]
     os.environ["FZ_FAST"] = "1" if fast else "0"
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # as in the test suite: no hub lookups (and no retry waits)
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
     t0 = time.perf_counter()
     status = "ok"
     try:
         client.execute()
     except Exception as e:  # keep going: report which notebook failed and why
+        import traceback
+
+        traceback.print_exc()
         status = f"FAILED: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
     seconds = time.perf_counter() - t0
     out_dir.mkdir(parents=True, exist_ok=True)

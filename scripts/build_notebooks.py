@@ -392,11 +392,16 @@ def _():
         ("code", 'import torch\nuse_sd = torch.cuda.is_available() and not FAST\nif use_sd:\n'
                  '    try:\n        pipe = fz.load_pipeline("CompVis/stable-diffusion-v1-4")\n'
                  '    except fz.ModelNotFoundError as e:\n        print(e); use_sd = False\n'
-                 'if use_sd:\n    frames = fz.video.prepare("my_clip.mp4", n_frames=8, size=512)  # your clip\n'
-                 '    source, target, blend = "a silver jeep driving down a curvy road", "a Porsche car driving down a curvy road", ["jeep"]\n'
+                 'if use_sd:  # a DAVIS sample clip (downloaded once), or your own: fz.video.prepare("my.mp4", 8, 512)\n'
+                 '    info = fz.data.clip_info("car-turn"); frames = fz.data.fetch("car-turn", n_frames=8, size=512)\n'
+                 '    source, target, blend = info["source_prompt"], info["targets"][0]["prompt"], info["targets"][0]["blend_words"]\n'
                  'else:\n    print("No GPU/SD weights here: running the same cells on the toy model.")\n'
                  '    frames = fz.toyworld.clip("a red square on grass", frames=FRAMES).frames\n'
                  '    source, target, blend = "a red square on grass", "a yellow square on grass", ["square"]'),
+        ("md", "Sample clips in `data/clips.json` (`fz.data.list_clips()`), each with a source prompt and "
+               "suggested target prompts and blend words, in the spirit of the paper's examples:"),
+        ("code", 'for name in fz.data.list_clips():\n    info = fz.data.clip_info(name)\n'
+                 '    print(f"{name:14} {info[\'source_prompt\']!r} -> " + " | ".join(t["prompt"] for t in info["targets"]))'),
         ("md", "## Which store mode fits?\nThe reference keeps every attention map (100 GB for 8 frames x 512² x 50 "
                "steps). `cache=\"inputs\"` keeps queries/keys instead and `cache=\"recompute\"` only the latents; all "
                "three give the same edit. The default picks the fastest one that fits."),
