@@ -78,7 +78,9 @@ def _():
         ("code", "inv = fz.invert(pipe, clip.frames, clip.caption, steps=STEPS)\ninv"),
         ("md", "## 3. Edit with the target prompt\nDenoising from $z_T$ with the target prompt, fusing the recorded "
                "source attention into the edit (the *Attention Blending Block*). `blend_words` names the source "
-               "word whose cross-attention marks the region allowed to change."),
+               "word whose cross-attention marks the region allowed to change. Settings you leave open come from "
+               "the model's measured defaults (for the toy: its mask layers and a cross-attention window of 0 "
+               "instead of the reference's 0.8 — notebook 06 shows why); `out.config` lists every value used."),
         ("code", 'target = "a blue circle on grass"\n'
                  'out = fz.edit(pipe, inv, target, blend_words=["circle"])\n'
                  'truth = clip.edited(target)  # the exact ground truth: same motion, same texture\n'
@@ -291,6 +293,18 @@ def _():
                  '    rows = {"edit": r.frames, f"mask at step {first}": np.repeat(r.masks[first][..., None], 3, -1).astype(float)}\n'
                  '    fig = fz.viz.compare_clips(rows, title=f"threshold {threshold}"); plt.show()\n\n'
                  'widgets.interact(show, threshold=widgets.SelectionSlider(options=thresholds));'),
+        ("md", "## The cross-attention window: where the toy model differs from Stable Diffusion\n"
+               "Cross-attention fusion gives the *shared* words their source maps for the first `cross_replace_steps` "
+               "of the steps (reference: 0.8). In this toy model that stops colour edits: the object's pixels then "
+               "keep looking like the source object and stop reading the new colour word (measured in "
+               "`docs/engine_ablation.md`), so its measured default is 0. Compare, and look at what the object "
+               "pixels read:"),
+        ("code", 'windows = {"toy default (0.0)": None, "reference (0.8)": 0.8}\n'
+                 'win = {k: fz.edit(pipe, inv, target, blend_words=["circle"], cross_replace_steps=w) for k, w in windows.items()}\n'
+                 'for k, r in win.items():\n'
+                 '    s = fz.metrics.toy_edit_metrics(r.frames, clip, truth, obj=1)\n'
+                 '    print(f"{k:18} window {r.config.cross_replace_steps}  PSNR {s[\'psnr\']:.2f} dB  judge {s[\'accuracy\']:.2f}")\n'
+                 'fig = fz.viz.compare_clips({k: r.frames for k, r in win.items()} | {"ground truth": truth.frames}); plt.show()'),
     ]
 
 
