@@ -148,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--caption", default="a red circle on grass", help="the source clip's caption")
     d.add_argument("--target", default="a blue circle on grass", help="the target prompt")
     d.add_argument("--blend-words", nargs="*", default=["circle"], help="source words whose mask limits the edit")
-    d.add_argument("--reweight", type=float, default=2.0,
-                   help="cross-attention multiplier of the target's new words (the reference's eq_params); 1 = off")
+    d.add_argument("--reweight", type=float, default=1.0,
+                   help="cross-attention multiplier of the target's new words (the reference's eq_params), applied "
+                        "inside the cross-attention window (the toy model's default window is 0); 1 = off")
     d.add_argument("--motion", default="left_to_right")
     d.add_argument("--frames", type=int, default=8)
     d.add_argument("--steps", type=int, default=50)
