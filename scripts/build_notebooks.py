@@ -34,8 +34,8 @@ def header(number: str, title: str, learn: list[str], minutes: str) -> str:
              f"(https://colab.research.google.com/github/{REPO}/blob/main/notebooks/{number}.ipynb)")
     items = "\n".join(f"- {x}" for x in learn)
     return (f"# {title}\n\n{badge}\n\n**What you will learn**\n\n{items}\n\n"
-            f"*Runs on a laptop CPU with the toy model in about {minutes} (full mode); the test suite runs it in a "
-            f"fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*")
+            f"*Full mode with the toy model: {minutes} on a 2-core CPU (measured by `benchmarks/notebooks.py`); the "
+            f"test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*")
 
 
 def notebook(number: str, title: str, learn: list[str], minutes: str, cells: list[tuple[str, str]]):
@@ -66,7 +66,8 @@ def register(number, title, learn, minutes):
 
 @register("00_quickstart", "FateZero in one minute: edit a video with text, no training",
           ["the three steps of FateZero: invert, record attention, edit with fused attention",
-           "how to compare an edit with its exact ground truth in the toy world"], "1 minute")
+           "how to compare an edit with its exact ground truth in the toy world"], "22 s")
+
 def _():
     return [
         ("md", "## 1. A source clip\nThe toy world renders short clips of coloured shapes on textured ground, with "
@@ -99,7 +100,8 @@ def _():
 @register("01_toy_world_and_latent_diffusion", "The toy world and its latent diffusion model",
           ["what the toy world renders and why every edit has an exact answer",
            "the model's parts: VAE latents, UNet with attention, text encoder, DDIM scheduler",
-           "how text becomes an image: sampling with classifier-free guidance"], "1 minute")
+           "how text becomes an image: sampling with classifier-free guidance"], "11 s")
+
 def _():
     return [
         ("md", "## The world\nObjects (4 colours x 3 shapes, random shades, stripes, dots, shading) on 4 textured "
@@ -139,7 +141,8 @@ def _():
 @register("02_ddim_inversion", "DDIM inversion: from a clip to noise and back",
           ["DDIM's deterministic update and how running it backwards inverts a clip",
            "how reconstruction error depends on the number of steps",
-           "why editing straight from z_T with large guidance drifts (FateZero's motivation)"], "2 minutes")
+           "why editing straight from z_T with large guidance drifts (FateZero's motivation)"], "54 s")
+
 def _():
     return [
         ("md", "DDIM's update is deterministic, so it can run backwards:\n\n"
@@ -175,7 +178,8 @@ def _():
 @register("03_attention_store", "What inversion records: the attention store",
           ["which attention layers are recorded and what their maps mean",
            "cross-attention: where each word lives, per step, layer, head and frame",
-           "spatial-temporal self-attention: where a pixel looks, in which frames"], "1 minute")
+           "spatial-temporal self-attention: where a pixel looks, in which frames"], "12 s")
+
 def _():
     return [
         ("md", "At every inversion step FateZero keeps the UNet's attention: cross-attention $c_t$ "
@@ -209,7 +213,8 @@ def _():
 @register("04_blending_mask", "The blending mask M_t, stage by stage",
           ["the reference recipe: sum over the word's tokens, mean over layers and heads, dilate, upsample, "
            "normalise, threshold", "how threshold and dilation trade coverage for precision",
-           "how the mask behaves over steps and frames, measured against the true object mask"], "1 minute")
+           "how the mask behaves over steps and frames, measured against the true object mask"], "13 s")
+
 def _():
     return [
         ("md", "$$M_t = \\Big[\\mathrm{norm}\\big(\\mathrm{up}(\\mathrm{maxpool}_k(\\tfrac{1}{|L||H|}\\sum_{l,h}"
@@ -229,6 +234,10 @@ def _():
                  '        title=f"IoU with the true mask {fz.masks.iou(r.mask, obj):.2f}, area {r.area:.0%}"); plt.show()\n\n'
                  'widgets.interact(tune, threshold=(0.0, 1.0, 0.05), dilation=[1, 3, 5], normalise=["max", "minmax"],\n'
                  '                 step=(0, store.steps - 1), word=["circle", "square"]);'),
+        ("md", "Sweep the threshold for both normalisations. Where the two curves lie on top of each other, the "
+               "averaged map's minimum is already about 0, so dividing by the max and min-max scaling agree. The IoU "
+               "of one clip at one step is noisy; `benchmarks/toy_quality.py` reports the mean over held-out images "
+               "(0.65 for the shipped model)."),
         ("code", 'ths = np.linspace(0.05, 0.95, 19)\nfor norm in ["max", "minmax"]:\n'
                  '    ious = [fz.masks.iou(fz.blend_mask(store, ["circle"], step=STEPS // 2, threshold=t, normalise=norm,\n'
                  '                                       resolution=64).mask, clip.masks[:, 0]) for t in ths]\n'
@@ -243,7 +252,8 @@ def _():
 
 @register("05_inversion_attention_fusion", "Ablation: inversion attention vs reconstruction attention",
           ["why attention recorded during inversion keeps structure and motion better than attention from a "
-           "reconstruction pass", "how to measure it against ground truth"], "3 minutes")
+           "reconstruction pass", "how to measure it against ground truth"], "48 s")
+
 def _():
     return [
         ("md", "Three edits of the same inverted clip: (a) plain DDIM from $z_T$ with the target prompt and no fusion; "
@@ -268,7 +278,8 @@ def _():
 @register("06_attention_blending", "Ablation: how much source self-attention to keep",
           ["no self-attention fusion vs full source self-attention vs masked blending",
            "s_fused = M ⊙ s_edit + (1 − M) ⊙ s_src and why it is computed on outputs",
-           "the effect of the mask threshold"], "3 minutes")
+           "the effect of the mask threshold"], "96 s")
+
 def _():
     return [
         ("md", "$$s_{fused} = M_t \\odot s_{edit} + (1 - M_t) \\odot s_{src}$$ per query row, so "
@@ -310,7 +321,8 @@ def _():
 
 @register("07_spatial_temporal_attention", "Spatial-temporal self-attention: one image model, a steady video",
           ["how keys/values from reference frames turn SD's self-attention into video attention, with no new weights",
-           "reference-frame choices (first, previous, all) and their effect on flicker"], "3 minutes")
+           "reference-frame choices (first, previous, all) and their effect on flicker"], "56 s")
+
 def _():
     return [
         ("md", "$$\\mathrm{SelfAttn}(f) = \\mathrm{softmax}\\big(Q_f\\,[K_r]_{r\\in R(f)}^\\top/\\sqrt d\\big)"
@@ -336,7 +348,8 @@ def _():
 @register("08_shape_editing", "Shape editing: tune the model on the clip, then fuse",
           ["why fused self-attention keeps the old shape", "one-shot video tuning (Tune-A-Video): which weights "
            "move, and the temporal attention it adds", "shape accuracy with and without tuning, against ground truth"],
-          "4 minutes")
+          "131 s")
+
 def _():
     return [
         ("md", "Zero-shot, the source self-attention pins the layout — good for colours and styles, bad for "
@@ -364,7 +377,8 @@ def _():
 
 @register("09_benchmark", "The ground-truth benchmark: each claim of the paper as a number",
           ["how the toy world's exact ground truth scores every ablation",
-           "the paper's four claims as inequalities between table rows, and which ones hold"], "3 minutes (a subset)")
+           "the paper's four claims as inequalities between table rows, and which ones hold"], "249 s")
+
 def _():
     return [
         ("md", "`fz.bench.SUITE` is a fixed, versioned set of toy edits (colour, background, shape, one object of "
@@ -397,12 +411,13 @@ def _():
 @register("10_stable_diffusion_on_gpu", "Stable Diffusion v1.4 on a real clip, on a GPU",
           ["how to run the same calls on SD v1.4 with the paper's settings",
            "which attention-store mode fits your memory, and the CLIP metrics used for real clips"],
-          "2–3 minutes on a GPU (8 frames, 512², 50 steps)")
+          "21 s")
+
 def _():
     return [
         ("md", "On a GPU with the weights available this notebook loads SD v1.4 and edits your clip. Without them "
                "(a CPU, no hub access — e.g. the test suite), it says so and runs **the same cells on the toy "
-               "model**."),
+               "model**. Time on a GPU with SD v1.4 has not been measured yet (no GPU was lent to this project)."),
         ("code", 'import torch\nuse_sd = torch.cuda.is_available() and not FAST\nif use_sd:\n'
                  '    try:\n        pipe = fz.load_pipeline("CompVis/stable-diffusion-v1-4")\n'
                  '    except fz.ModelNotFoundError as e:\n        print(e); use_sd = False\n'
