@@ -34,6 +34,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from . import video
 
@@ -44,7 +45,7 @@ TIMEOUT_S = 60.0
 CHUNK = 1 << 20
 
 # The manifest ships inside the package (package data), so a wheel or git-URL install has it too.
-_MANIFEST_CANDIDATES = (Path(__file__).resolve().parent / "clips.json",)
+PACKAGED_MANIFEST = Path(__file__).resolve().parent / "clips.json"
 
 
 class ClipDownloadError(RuntimeError):
@@ -55,12 +56,7 @@ class ClipDownloadError(RuntimeError):
 def manifest_path() -> Path:
     """Where the manifest is read from: ``$FATEZERO_LAB_MANIFEST``, else the copy shipped in the package."""
     env = os.environ.get(MANIFEST_ENV)
-    if env:
-        return Path(env).expanduser()
-    for p in _MANIFEST_CANDIDATES:
-        if p.exists():
-            return p
-    return _MANIFEST_CANDIDATES[0]
+    return Path(env).expanduser() if env else PACKAGED_MANIFEST
 
 
 def load_manifest() -> dict:
@@ -171,18 +167,12 @@ def _download(url: str, dest: Path, name: str, member: str | None, cache) -> Non
         with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp, open(part, "wb") as out:
             expected = resp.headers.get("Content-Length") if hasattr(resp, "headers") else None
             total = int(expected) if expected and expected.isdigit() else None
-            bar = _progress(total, f"downloading {dest.name}")
             done = 0
-            while True:
-                chunk = resp.read(CHUNK)
-                if not chunk:
-                    break
-                out.write(chunk)
-                done += len(chunk)
-                if bar is not None:
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}") as bar:
+                while chunk := resp.read(CHUNK):
+                    out.write(chunk)
+                    done += len(chunk)
                     bar.update(len(chunk))
-            if bar is not None:
-                bar.close()
         if total is not None and done != total:
             raise ClipDownloadError(f"the download of {url} stopped after {done} of {total} bytes; call fetch again")
         if dest.suffix.lower() == ".zip" and not zipfile.is_zipfile(part):
@@ -228,26 +218,21 @@ def _extract_member(archive: Path, member: str, out: Path) -> None:
 
 
 def _read_range(folder: Path, info: dict, n_frames: int) -> np.ndarray:
-    """Read the manifest's frame range from the cached folder (frames, or one video file)."""
+    """Read the manifest's frame range from the cached folder (frame files, or one video file)."""
     files = _media_files(folder)
     rng = info.get("frames") or {}
     start, stop, stride = rng.get("start", 0), rng.get("stop"), rng.get("stride", 1)
     images = [f for f in files if f.suffix.lower() in video.IMAGE_EXTENSIONS]
-    if images:
-        chosen = images[start:stop:stride]
-        if len(chosen) < n_frames:
-            chosen = images[start:stop]
-        if len(chosen) < n_frames:
-            raise ValueError(f"clip {info['name']!r} has {len(chosen)} frames in its range; asked for {n_frames}")
-        idx = np.linspace(0, len(chosen) - 1, n_frames).round().astype(int)
-        return np.concatenate([video.read(chosen[i]) for i in idx])
-    frames = video.read(files[0])
-    chosen = frames[start:stop:stride]
-    if len(chosen) < n_frames:
-        chosen = frames[start:stop]
+    items = images if images else video.read(files[0])  # frame paths, or the decoded video's frames
+    chosen = items[start:stop:stride]
+    if len(chosen) < n_frames:  # the stride leaves too few: use every frame of the range
+        chosen = items[start:stop]
     if len(chosen) < n_frames:
         raise ValueError(f"clip {info['name']!r} has {len(chosen)} frames in its range; asked for {n_frames}")
-    return chosen
+    if not images:
+        return chosen
+    idx = np.linspace(0, len(chosen) - 1, n_frames).round().astype(int)
+    return np.concatenate([video.read(chosen[i]) for i in idx])
 
 
 def _media_files(folder: Path) -> list[Path]:
@@ -262,12 +247,3 @@ def _url_filename(url: str) -> str:
 
     base = Path(unquote(urlparse(url).path)).name
     return base or "download"
-
-
-def _progress(total: int | None, desc: str):
-    try:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit="B", unit_scale=True, desc=desc)
-    except Exception:  # pragma: no cover - tqdm is a dependency, but never fail a download for a progress bar
-        return None

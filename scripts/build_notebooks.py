@@ -310,12 +310,13 @@ def _():
                "keep looking like the source object and stop reading the new colour word (measured in "
                "`docs/engine_ablation.md`), so its measured default is 0. Compare, and look at what the object "
                "pixels read:"),
-        ("code", 'windows = {"toy default (0.0)": None, "reference (0.8)": 0.8}\n'
-                 'win = {k: fz.edit(pipe, inv, target, blend_words=["circle"], cross_replace_steps=w) for k, w in windows.items()}\n'
-                 'for k, r in win.items():\n'
-                 '    s = fz.metrics.toy_edit_metrics(r.frames, clip, truth, obj=1)\n'
-                 '    print(f"{k:18} window {r.config.cross_replace_steps}  PSNR {s[\'psnr\']:.2f} dB  judge {s[\'accuracy\']:.2f}")\n'
-                 'fig = fz.viz.compare_clips({k: r.frames for k, r in win.items()} | {"ground truth": truth.frames}); plt.show()'),
+        ("code", 'reference = fz.edit(pipe, inv, target, blend_words=["circle"], cross_replace_steps=0.8)\n'
+                 'win = {"toy default (window 0)": edits["masked blend (FateZero)"],  # the edit above, not re-run\n'
+                 '       "reference (window 0.8)": reference.frames}\n'
+                 'for k, frames in win.items():\n'
+                 '    s = fz.metrics.toy_edit_metrics(frames, clip, truth, obj=1)\n'
+                 '    print(f"{k:24} PSNR {s[\'psnr\']:.2f} dB  judge {s[\'accuracy\']:.2f}")\n'
+                 'fig = fz.viz.compare_clips({"source": clip.frames, **win, "ground truth": truth.frames}); plt.show()'),
     ]
 
 

@@ -375,9 +375,10 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         if use_loc:  # 4b. localisation loss on the captured cross-attention
             caps = ["" if d else pool["captions"][j] for d, j in zip(drop.tolist(), idx.tolist())]
             region, weight, kind = word_targets(tok, caps, pool["masks"][idx].float(), mcfg.max_length)
-            loc = localisation_loss(capture.maps, region, weight)
-            loc_losses.append(loc.item())
-            loss = loss + cfg.loc_weight * loc
+            if cfg.loc_weight > 0:
+                loc = localisation_loss(capture.maps, region, weight)
+                loc_losses.append(loc.item())
+                loss = loss + cfg.loc_weight * loc
             if cfg.bind_weight > 0:  # 4c. pixel-side binding loss on the same maps
                 bind = binding_loss(capture.maps, region, kind)
                 bind_losses.append(bind.item())
