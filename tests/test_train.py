@@ -55,3 +55,77 @@ def test_train_config_validation():
         train.TrainConfig(unet_steps=0)
     with pytest.raises(ValueError, match="empty_caption"):
         train.TrainConfig(empty_caption=1.5)
+
+
+def test_vectorised_word_targets_equal_the_explicit_loop():
+    """The UNet stage's tensor-op targets (word_table + targets_from_table) == word_targets, dropped captions too."""
+    import numpy as np
+
+    from fatezero_lab.toyworld.model import build_tokenizer
+
+    tok = build_tokenizer(16)
+    rng = np.random.default_rng(3)
+    items = [train.random_frame(rng, 32, 0.5, with_masks=True) for _ in range(12)]
+    captions = [c for _, c, _ in items]
+    captions[4] = ""  # a dropped (empty) caption
+    masks = torch.zeros(12, 2, 8, 8)
+    for i, (_, _, m) in enumerate(items):
+        masks[i, : len(m)] = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(m).float(), 8)
+    expected = train.word_targets(tok, captions, masks, 16)
+    got = train.targets_from_table(train.word_table(tok, captions, 16), masks)
+    for e, g in zip(expected, got):
+        assert e.shape == g.shape
+        assert torch.equal(e.to(g.dtype), g)
+
+
+def test_time_fitted_stages_with_render_workers(tmp_path):
+    """--workers renders frames in DataLoader processes; --*-minutes fits each stage's step count to the budget
+    (timed over steps 10-60, so a tiny budget gives 61 steps), stored in the checkpoint and kept on resume;
+    --stage decoder trains the decoder alone."""
+    run = tmp_path / "run"
+    common = ["--quick", "--run", str(run), "--workers", "2", "--ckpt-every", "1000"]
+    train.main(common + ["--stage", "latents", "--vae-minutes", "0.001", "--vae-steps", "5000"])
+    vae_state = torch.load(run / "vae.pt", weights_only=False)
+    assert vae_state["step"] == vae_state["fitted_total"] == 61
+    train.main(common + ["--stage", "decoder", "--decoder-minutes", "0.001"])
+    assert torch.load(run / "decoder.pt", weights_only=False)["step"] == 61
+    train.main(common + ["--stage", "unet", "--unet-minutes", "0.001", "--unet-steps", "5000"])
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 61
+    log = (run / "log.txt").read_text()
+    for stage in ("vae", "decoder", "unet"):
+        assert f"{stage}: " in log and "steps fit in 0.001 min" in log
+    # export without the budgets: the fitted counts in the checkpoints hold, nothing trains again
+    train.main(["--quick", "--run", str(run), "--stage", "export", "--export-to", str(tmp_path / "out")])
+    assert "resumed at step 61" in (run / "log.txt").read_text()
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 61
+    assert (tmp_path / "out" / "model_index.json").exists()
+
+
+def test_train_config_device_and_budget_validation():
+    import pytest
+
+    with pytest.raises(ValueError, match="device must be"):
+        train.TrainConfig(device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA GPU"):
+            train.TrainConfig(device="cuda")
+    with pytest.raises(ValueError, match="workers"):
+        train.TrainConfig(workers=-1)
+    with pytest.raises(ValueError, match="unet_minutes"):
+        train.TrainConfig(unet_minutes=-1.0)
+
+
+def test_export_stage_trains_nothing_and_needs_checkpoints(tmp_path):
+    import pytest
+
+    with pytest.raises(FileNotFoundError, match="no vae checkpoint"):
+        train.main(["--quick", "--run", str(tmp_path / "empty"), "--stage", "export"])
+    run = tmp_path / "run"
+    train.main(["--quick", "--run", str(run), "--stage", "latents"])
+    with pytest.raises(SystemExit):
+        train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "3", "--minutes", "1e-9"])
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 1  # the hard stop after one step
+    train.main(["--quick", "--run", str(run), "--stage", "export", "--unet-steps", "3",
+                "--export-to", str(tmp_path / "out")])
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 1
+    assert "unet: exporting the checkpoint at step 1 of 3" in (run / "log.txt").read_text()
