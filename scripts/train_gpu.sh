@@ -10,6 +10,8 @@
 #    b. the same with the pixel-side binding loss (BIND) as well      -> RUN_bind (shares RUN's VAE and latents)
 #    c. the VAE decoder fine-tuned on the frozen encoder               -> RUN/decoder.pt (both variants use it)
 # 4. both pipelines exported (fp16 safetensors) to RUN/export and RUN_bind/export.
+# The shipped model: this script with the defaults on an H200 (2026-11-26), then variant a on alone with
+# EXTEND_STEPS=2700 EXTEND_MIN=2.9 (stopped by the time limit at step 2355; see docs/toy_quality.md).
 # Each stage fits its step count to its minutes (timed over steps 10-60), so the learning-rate schedules finish.
 # Pick a variant with `python benchmarks/toy_quality.py --model RUN/export`, then copy it into
 # fatezero_lab/toyworld/weights/. Everything is resumable: run the script again after an interruption.
@@ -47,6 +49,12 @@ for pid in $a $b $c; do wait "$pid" || status=$?; done
 tail -n 3 "$RUN/unet.out" "${RUN}_bind/unet.out" "$RUN/decoder.out" | tr '\r' '\n' | grep -v '%|' || true
 [ "$status" = 0 ] || { echo "a stage failed (exit $status)"; exit "$status"; }
 ln -sf "$(realpath "$RUN/decoder.pt")" "${RUN}_bind/decoder.pt"
+
+if [ "${EXTEND_STEPS:-0}" -gt 0 ]; then  # 3d. optional: variant a trains on alone (a warm restart of its LR schedule)
+  echo "== 3d. variant a on to step $EXTEND_STEPS (at most $EXTEND_MIN min)"
+  train --run "$RUN" --stage unet --workers 0 --extend 1 --unet-steps "$EXTEND_STEPS" --minutes "${EXTEND_MIN:-3}" \
+    > "$RUN/extend.out" 2>&1 || true  # the --minutes stop ends it with a checkpoint
+fi
 
 echo "== 4. export"
 train --run "$RUN" --stage export --workers 0 --export-to "$RUN/export" > "$RUN/export.out" 2>&1 &

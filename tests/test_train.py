@@ -99,6 +99,9 @@ def test_time_fitted_stages_with_render_workers(tmp_path):
     assert "resumed at step 61" in (run / "log.txt").read_text()
     assert torch.load(run / "unet.pt", weights_only=False)["step"] == 61
     assert (tmp_path / "out" / "model_index.json").exists()
+    # --extend 1 trains a fitted stage on to the given step count
+    train.main(["--quick", "--run", str(run), "--stage", "unet", "--extend", "1", "--unet-steps", "63"])
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 63
 
 
 def test_train_config_device_and_budget_validation():

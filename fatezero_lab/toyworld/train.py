@@ -76,6 +76,7 @@ class TrainConfig:
     vae_minutes: float = 0.0  # > 0: fit the VAE's step count to about this long (speed timed over steps 10-60)
     unet_minutes: float = 0.0  # > 0: likewise for the UNet stage (the learning-rate schedule follows the fitted count)
     decoder_minutes: float = 0.0  # > 0: likewise for the decoder fine-tuning (which then runs even if decoder_steps=0)
+    extend: bool = False  # resume a time-fitted stage past its fitted count, to its *_steps (the LR schedule restarts)
     export_to: str = ""  # where `export` writes the pipeline (default: inside the package)
     fp16_export: bool = True  # store the exported weights in fp16 (halves the size; loads as fp32 on CPU)
 
@@ -204,6 +205,13 @@ def _load(path: Path):
     return torch.load(path, map_location="cpu", weights_only=False) if path.exists() else None
 
 
+def _resume_total(state: dict, steps: int, extend: bool) -> int:
+    """A resumed stage's step count: the one fitted to its time budget (if it was), else ``steps``; ``extend``
+    trains a fitted stage on to ``steps``."""
+    fitted = state.get("fitted_total")
+    return steps if (fitted is None or extend) else fitted
+
+
 def _check_trained(state, stage: str, step: int, total: int, log) -> None:
     """``--stage export`` trains nothing: it needs the stage's checkpoint and says if it stopped early."""
     if state is None:
@@ -235,7 +243,7 @@ def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger, tr
     state = _load(ckpt_path)
     if state is not None:
         vae.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        step, rng, total = state["step"], state["rng"], state.get("fitted_total") or cfg.vae_steps
+        step, rng, total = state["step"], state["rng"], _resume_total(state, cfg.vae_steps, cfg.extend)
         log(f"vae: resumed at step {step}")
     if step >= total or not train:
         _check_trained(state, "vae", step, total, log)
@@ -269,7 +277,7 @@ def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger, tr
         stop = cfg.minutes and time.time() - t_start > cfg.minutes * 60
         if step % cfg.ckpt_every == 0 or step == total or stop:
             _save(ckpt_path, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng,
-                  fitted_total=total if cfg.vae_minutes else None)
+                  fitted_total=total if cfg.vae_minutes and not fit.on else None)
             log(f"vae: step {step} loss {loss.item():.5f}")
         if stop:
             log(f"vae: stopped after {cfg.minutes} min at step {step} (resume by running again)")
@@ -469,7 +477,7 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
     if state is not None:
         unet.load_state_dict(state["unet"]), te.load_state_dict(state["te"]), opt.load_state_dict(state["opt"])
         ema_unet.load_state_dict(state["ema_unet"]), ema_te.load_state_dict(state["ema_te"])
-        step, total = state["step"], state.get("fitted_total") or cfg.unet_steps
+        step, total = state["step"], _resume_total(state, cfg.unet_steps, cfg.extend)
         gen.set_state(state["gen"])
         log(f"unet: resumed at step {step}")
     if step >= total or not train:
@@ -554,7 +562,7 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         if save:
             _save(ckpt_path, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
                   ema_unet=ema_unet.state_dict(), ema_te=ema_te.state_dict(), step=step, gen=gen.get_state(),
-                  fitted_total=total if cfg.unet_minutes else None)
+                  fitted_total=total if cfg.unet_minutes and not fit.on else None)
             log(f"unet: step {step} loss(50) {np.mean(losses[-50:]):.4f} loc(50) "
                 f"{np.mean(loc_losses[-50:]) if loc_losses else float('nan'):.3f} "
                 f"{f'bind(50) {np.mean(bind_losses[-50:]):.3f} ' if bind_losses else ''}lr {lr:.2e} "
@@ -581,7 +589,7 @@ def finetune_decoder(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log
     state = _load(ckpt_path)
     if state is not None:
         vae.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
-        step, rng, total = state["step"], state["rng"], state.get("fitted_total") or cfg.decoder_steps
+        step, rng, total = state["step"], state["rng"], _resume_total(state, cfg.decoder_steps, cfg.extend)
         log(f"decoder: resumed at step {step}")
     if step >= total or not train:
         _check_trained(state, "decoder", step, total, log)
@@ -612,7 +620,7 @@ def finetune_decoder(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log
         stop = cfg.minutes and time.time() - t_start > cfg.minutes * 60
         if step % cfg.ckpt_every == 0 or step == total or stop:
             _save(ckpt_path, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng,
-                  fitted_total=total if cfg.decoder_minutes else None)
+                  fitted_total=total if cfg.decoder_minutes and not fit.on else None)
             log(f"decoder: step {step} mse {mse.item():.5f}")
         if stop:
             log(f"decoder: stopped after {cfg.minutes} min at step {step} (resume by running again)")
