@@ -116,6 +116,16 @@ def test_train_config_device_and_budget_validation():
         train.TrainConfig(workers=-1)
     with pytest.raises(ValueError, match="unet_minutes"):
         train.TrainConfig(unet_minutes=-1.0)
+    with pytest.raises(ValueError, match="loc_max_t"):
+        train.TrainConfig(loc_max_t=0)
+
+
+def test_localisation_limited_to_low_noise_timesteps(tmp_path):
+    """--loc-max-t 1: no sample qualifies, so the logged localisation/binding losses are exactly 0."""
+    run = tmp_path / "run"
+    train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "2", "--loc-max-t", "1",
+                "--bind-weight", "0.1"])
+    assert "loc(50) 0.000 bind(50) 0.000" in (run / "log.txt").read_text()
 
 
 def test_export_stage_trains_nothing_and_needs_checkpoints(tmp_path):

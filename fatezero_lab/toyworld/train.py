@@ -69,6 +69,7 @@ class TrainConfig:
     min_snr_gamma: float = 5.0  # γ of min-SNR loss weighting (0 = plain MSE)
     loc_weight: float = 0.05  # λ of the cross-attention localisation loss (0 = off; see localisation_loss)
     loc_min_side: int = 8  # the loss applies to cross-attention layers whose query grid is at least this wide
+    loc_max_t: int = 1000  # the localisation/binding losses apply to samples with timestep t below this (1000 = all)
     bind_weight: float = 0.0  # λ of the pixel-side binding loss (0 = off; see binding_loss)
     ema: float = 0.999  # EMA decay of UNet/text-encoder weights
     ckpt_every: int = 250  # steps between checkpoints
@@ -86,6 +87,8 @@ class TrainConfig:
         for name in ("vae_steps", "vae_batch", "pool", "unet_steps", "unet_batch", "ckpt_every", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.loc_max_t <= 1000:
+            raise ValueError(f"loc_max_t must be in (0, 1000], got {self.loc_max_t}")
         if not 0 <= self.empty_caption < 1:
             raise ValueError(f"empty_caption must be in [0, 1), got {self.empty_caption}")
         if self.workers < 0:
@@ -529,6 +532,8 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
             table = pool_words[idx.to(dev)].masked_fill(drop.to(dev)[:, None, None], -1)  # dropped: no targets
             table[..., 1].clamp_(min=0)  # (B, tokens, 2); kind of a dropped caption's tokens = 0
             region, weight, kind = targets_from_table(table, pool_masks[idx.to(dev)].float())
+            keep = (t < cfg.loc_max_t)[:, None]  # (B, 1): only these samples' words are asked to localise
+            weight, kind = weight * keep, kind * keep
             if cfg.loc_weight > 0:
                 loc = localisation_loss(capture.maps, region, weight)
                 loc_losses.append(loc.detach())
