@@ -16,7 +16,7 @@ Stages (each resumable from checkpoints in the run folder; ``--stage all`` runs 
 
 On a GPU machine: ``--device cuda --workers 14`` (frames rendered by 14 processes) and ``--vae-minutes`` /
 ``--unet-minutes`` / ``--decoder-minutes`` to fit each stage's step count to a time budget
-(``scripts/train_gpu.sh`` is the recipe that trained the shipped model).
+(``scripts/train_gpu.sh``: the recipe of the GPU-trained models measured in ``docs/gpu_training.md``).
 """
 
 from __future__ import annotations
