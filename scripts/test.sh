@@ -10,8 +10,5 @@ export HF_HUB_OFFLINE=1 FZ_FAST=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
 if [ "${CI:-}" = "true" ]; then export FZ_SLOW="${FZ_SLOW:-1}"; fi
 shopt -s nullglob
 notebooks=(notebooks/*.ipynb)
-# Notebook kernels here have, rarely, stopped answering mid-run (kernel and client both idle: a lost message between
-# nbclient and ipykernel); a notebook gets 300 s (fast mode needs < 30 s) and a failed item one more try, which the
-# summary reports as a rerun. A real failure fails both tries.
-exec .venv/bin/python -m pytest tests "${notebooks[@]}" --nbmake --nbmake-timeout=300 --reruns 1 -p no:cacheprovider \
-  -ra "$@"
+# A notebook gets 300 s (fast mode needs < 40 s here), so a stalled kernel fails the run in minutes, not hours.
+exec .venv/bin/python -m pytest tests "${notebooks[@]}" --nbmake --nbmake-timeout=300 -p no:cacheprovider -ra "$@"

@@ -78,18 +78,30 @@ def test_vectorised_word_targets_equal_the_explicit_loop():
         assert torch.equal(e.to(g.dtype), g)
 
 
+def _train_cli(*args: str) -> None:
+    """Run the training CLI in a fresh process. Its DataLoader render workers change process-wide state (torch installs
+    a SIGCHLD handler, multiprocessing leaves feeder threads), after which notebook kernels started by this pytest
+    process stalled for minutes (nbmake): keep them out of the test process."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "fatezero_lab.toyworld.train", *args], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=600)
+
+
 def test_time_fitted_stages_with_render_workers(tmp_path):
     """--workers renders frames in DataLoader processes; --*-minutes fits each stage's step count to the budget
     (timed over steps 10-60, so a tiny budget gives 61 steps), stored in the checkpoint and kept on resume;
     --stage decoder trains the decoder alone."""
     run = tmp_path / "run"
     common = ["--quick", "--run", str(run), "--workers", "2", "--ckpt-every", "1000"]
-    train.main(common + ["--stage", "latents", "--vae-minutes", "0.001", "--vae-steps", "5000"])
+    _train_cli(*common, "--stage", "latents", "--vae-minutes", "0.001", "--vae-steps", "5000")
     vae_state = torch.load(run / "vae.pt", weights_only=False)
     assert vae_state["step"] == vae_state["fitted_total"] == 61
-    train.main(common + ["--stage", "decoder", "--decoder-minutes", "0.001"])
+    _train_cli(*common, "--stage", "decoder", "--decoder-minutes", "0.001")
     assert torch.load(run / "decoder.pt", weights_only=False)["step"] == 61
-    train.main(common + ["--stage", "unet", "--unet-minutes", "0.001", "--unet-steps", "5000"])
+    train.main(["--quick", "--run", str(run), "--ckpt-every", "1000", "--stage", "unet", "--unet-minutes", "0.001",
+                "--unet-steps", "5000"])  # the UNet stage renders nothing (cached latents): in-process is fine
     assert torch.load(run / "unet.pt", weights_only=False)["step"] == 61
     log = (run / "log.txt").read_text()
     for stage in ("vae", "decoder", "unet"):
