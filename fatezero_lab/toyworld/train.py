@@ -512,11 +512,12 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance (random numbers drawn on the CPU
         #    from one seeded generator, so a run is the same on any device)
         idx = torch.randint(0, n_pool, (cfg.unet_batch,), generator=gen)
-        mean, std = pool_mean[idx.to(dev)].float(), pool_std[idx.to(dev)].float()
+        idx_dev = idx.to(dev)
+        mean, std = pool_mean[idx_dev].float(), pool_std[idx_dev].float()
         z0 = (mean + std * torch.randn(mean.shape, generator=gen).to(dev)) * scaling  # (B, 4, h, w)
         # 2. captions, with 10 % dropped to the empty prompt for classifier-free guidance
-        drop = torch.rand(cfg.unet_batch, generator=gen) < cfg.empty_caption
-        ids = torch.where(drop.to(dev)[:, None], ids_empty, ids_all[idx.to(dev)])  # (B, max_length)
+        drop = (torch.rand(cfg.unet_batch, generator=gen) < cfg.empty_caption).to(dev)
+        ids = torch.where(drop[:, None], ids_empty, ids_all[idx_dev])  # (B, max_length)
         # 3. forward diffusion: z_t = sqrt(a_t) z0 + sqrt(1 - a_t) eps
         t = torch.randint(0, sched.config.num_train_timesteps, (cfg.unet_batch,), generator=gen).to(dev)
         eps = torch.randn(z0.shape, generator=gen).to(dev)
@@ -529,9 +530,9 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
         w = (torch.clamp(snr[t], max=cfg.min_snr_gamma) / snr[t]) if cfg.min_snr_gamma > 0 else torch.ones_like(snr[t])
         loss = (w * (pred - eps).pow(2).mean(dim=(1, 2, 3))).mean()
         if use_loc:  # 4b. localisation loss on the captured cross-attention
-            table = pool_words[idx.to(dev)].masked_fill(drop.to(dev)[:, None, None], -1)  # dropped: no targets
-            table[..., 1].clamp_(min=0)  # (B, tokens, 2); kind of a dropped caption's tokens = 0
-            region, weight, kind = targets_from_table(table, pool_masks[idx.to(dev)].float())
+            table = pool_words[idx_dev]  # (B, tokens, 2): (owner, kind); a dropped caption has no targets
+            table[drop] = torch.tensor([-1, 0], device=dev)
+            region, weight, kind = targets_from_table(table, pool_masks[idx_dev].float())
             keep = (t < cfg.loc_max_t)[:, None]  # (B, 1): only these samples' words are asked to localise
             weight, kind = weight * keep, kind * keep
             if cfg.loc_weight > 0:
