@@ -25,7 +25,8 @@ class FateZeroConfig:
     fuse_cross: bool = True  # Attention Blending Block, cross part: reuse the source cross-attention for shared words
     cross_replace_steps: float | tuple[float, float] | None = None  # fraction of edit steps (or [start, end)) fused;
     #   None = model default (reference and SD: 0.8; a model folder may ship a measured value, see resolved())
-    cross_mode: str = "refine"  # "replace" (copy every source map; equal token counts), "refine" (shared words), "auto"
+    cross_mode: str | None = None  # "replace" (copy every source map; equal token counts), "refine" (shared words),
+    #   "auto" (replace if the token counts are equal, else refine: the paper's rule); None = model default (SD: refine)
     reweight: dict = field(default_factory=dict)  # target word -> cross-attention multiplier (eq_params), e.g. {"blue": 2}
     fuse_self: bool = True  # Attention Blending Block, self part: fuse the source self-attention
     self_replace_steps: float | tuple[float, float] = 0.6  # fraction of edit steps (or [start, end)) with self fusion
@@ -54,7 +55,7 @@ class FateZeroConfig:
             if getattr(self, name) is None and name == "cross_replace_steps":
                 continue  # left to the model (resolved())
             setattr(self, name, _window(name, getattr(self, name)))
-        if self.cross_mode not in CROSS_MODES:
+        if self.cross_mode is not None and self.cross_mode not in CROSS_MODES:
             raise ValueError(f"cross_mode must be one of {list(CROSS_MODES)}, got {self.cross_mode!r}")
         if not isinstance(self.reweight, dict) or any(not isinstance(v, (int, float)) or v < 0
                                                       for v in self.reweight.values()):
@@ -85,7 +86,8 @@ class FateZeroConfig:
         """Fill the fields left to the model (None / "auto") from its measured defaults, else the reference's.
 
         A model folder's ``toy_model.json`` may carry ``fatezero_defaults`` (the toy model's measured mask layers,
-        normalisation, threshold and cross-attention window); Stable Diffusion gets the reference's values.
+        normalisation, threshold, cross-attention window and word-alignment mode); Stable Diffusion gets the
+        reference's values.
         """
         d = model_defaults or {}
         cross = self.cross_replace_steps
@@ -96,6 +98,7 @@ class FateZeroConfig:
             blend_threshold=self.blend_threshold if self.blend_threshold is not None else d.get("blend_threshold", 0.3),
             mask_normalise=self.mask_normalise or d.get("mask_normalise", "max"),
             mask_layers=self.mask_layers if self.mask_layers != "auto" else (d.get("mask_layers") or "auto"),
+            cross_mode=self.cross_mode or d.get("cross_mode", "refine"),
         )
 
     # --- serialisation ------------------------------------------------------------------------------------------------

@@ -154,3 +154,28 @@ def test_export_stage_trains_nothing_and_needs_checkpoints(tmp_path):
                 "--export-to", str(tmp_path / "out")])
     assert torch.load(run / "unet.pt", weights_only=False)["step"] == 1
     assert "unet: exporting the checkpoint at step 1 of 3" in (run / "log.txt").read_text()
+
+
+def test_fine_tune_from_an_exported_pipeline(tmp_path):
+    """--init-from: the export's VAE and scaling are kept, the UNet/text encoder start from its weights."""
+    import pytest
+
+    first, out = tmp_path / "first", tmp_path / "export"
+    train.main(["--quick", "--run", str(first), "--export-to", str(out)])
+    with pytest.raises(ValueError, match="not an exported toy pipeline folder"):
+        train.TrainConfig(init_from=str(first))
+    run, out2 = tmp_path / "tuned", tmp_path / "export2"
+    train.main(["--quick", "--run", str(run), "--init-from", str(out), "--stage", "latents"])
+    exported = load_pipeline(str(out), device="cpu")
+    seeded = torch.load(run / "unet.pt", weights_only=False)
+    assert seeded["step"] == 0 and seeded["opt"] is None
+    for name, w in exported.unet.state_dict().items():
+        assert torch.equal(seeded["unet"][name], w.float()), name
+    assert torch.load(run / "latents.pt", weights_only=False)["scaling_factor"] == exported.vae.config.scaling_factor
+    train.main(["--quick", "--run", str(run), "--init-from", str(out), "--unet-steps", "2", "--export-to", str(out2)])
+    assert "init: run seeded from" in (run / "log.txt").read_text()
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 2
+    tuned = load_pipeline(str(out2), device="cpu")
+    assert tuned.vae.config.scaling_factor == exported.vae.config.scaling_factor
+    for name, w in exported.vae.state_dict().items():  # the VAE is carried over unchanged
+        assert torch.equal(tuned.vae.state_dict()[name], w), name

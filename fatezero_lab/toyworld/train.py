@@ -79,6 +79,7 @@ class TrainConfig:
     decoder_minutes: float = 0.0  # > 0: likewise for the decoder fine-tuning (which then runs even if decoder_steps=0)
     extend: bool = False  # resume a time-fitted stage past its fitted count, to its *_steps (the LR schedule restarts)
     export_to: str = ""  # where `export` writes the pipeline (default: inside the package)
+    init_from: str = ""  # an exported toy pipeline folder: fine-tune it (its VAE is kept, the UNet starts from it)
     fp16_export: bool = True  # store the exported weights in fp16 (halves the size; loads as fp32 on CPU)
 
     def __post_init__(self):
@@ -98,6 +99,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise ValueError(f"device must be 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if self.init_from and not (Path(self.init_from) / "toy_model.json").is_file():
+            raise ValueError(f"init_from={self.init_from!r} is not an exported toy pipeline folder (no toy_model.json)")
         if self.device != "cpu" and not torch.cuda.is_available():
             raise ValueError(f"device={self.device!r} but torch sees no CUDA GPU (torch {torch.__version__}); "
                              "use device='cpu'")
@@ -245,7 +248,9 @@ def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger, tr
     step, rng, total = 0, np.random.default_rng([cfg.seed, 1]), cfg.vae_steps
     state = _load(ckpt_path)
     if state is not None:
-        vae.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
+        vae.load_state_dict(state["model"])
+        if state.get("opt") is not None:  # absent in a run seeded from an export
+            opt.load_state_dict(state["opt"])
         step, rng, total = state["step"], state["rng"], _resume_total(state, cfg.vae_steps, cfg.extend)
         log(f"vae: resumed at step {step}")
     if step >= total or not train:
@@ -298,7 +303,10 @@ def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger, tr
 # Stage 2: latent pool
 # ---------------------------------------------------------------------------------------------------------------------
 @torch.no_grad()
-def build_latent_pool(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log: Logger, train: bool = True) -> dict:
+def build_latent_pool(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log: Logger, train: bool = True,
+                      scaling: float | None = None) -> dict:
+    """Render ``cfg.pool`` captioned frames once and cache their VAE posteriors; ``scaling`` (a model being
+    fine-tuned) fixes the latent scaling factor instead of measuring it."""
     path = run / "latents.pt"
     pool = _load(path)
     if not train:
@@ -306,7 +314,7 @@ def build_latent_pool(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, lo
         return pool
     if pool is not None and len(pool["captions"]) == cfg.pool and ("masks" in pool or cfg.loc_weight == 0):
         return pool
-    keep_scaling = pool["scaling_factor"] if pool is not None else None  # a UNet may already be trained with it
+    keep_scaling = pool["scaling_factor"] if pool is not None else scaling  # a UNet may already be trained with it
     vae.eval()
     dev = next(vae.parameters()).device
     stream = 2 if pool is None else 3
@@ -478,7 +486,9 @@ def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, lo
     step, gen, total = 0, torch.Generator().manual_seed(cfg.seed), cfg.unet_steps
     state = _load(ckpt_path)
     if state is not None:
-        unet.load_state_dict(state["unet"]), te.load_state_dict(state["te"]), opt.load_state_dict(state["opt"])
+        unet.load_state_dict(state["unet"]), te.load_state_dict(state["te"])
+        if state.get("opt") is not None:  # absent in a run seeded from an export: a fresh optimiser
+            opt.load_state_dict(state["opt"])
         ema_unet.load_state_dict(state["ema_unet"]), ema_te.load_state_dict(state["ema_te"])
         step, total = state["step"], _resume_total(state, cfg.unet_steps, cfg.extend)
         gen.set_state(state["gen"])
@@ -594,7 +604,9 @@ def finetune_decoder(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log
     total = cfg.decoder_steps or (10**9 if cfg.decoder_minutes else 0)  # 10**9: until the fit sets the count
     state = _load(ckpt_path)
     if state is not None:
-        vae.load_state_dict(state["model"]), opt.load_state_dict(state["opt"])
+        vae.load_state_dict(state["model"])
+        if state.get("opt") is not None:  # absent in a run seeded from an export
+            opt.load_state_dict(state["opt"])
         step, rng, total = state["step"], state["rng"], _resume_total(state, cfg.decoder_steps, cfg.extend)
         log(f"decoder: resumed at step {step}")
     if step >= total or not train:
@@ -646,6 +658,29 @@ def finetune_decoder(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log
 # ---------------------------------------------------------------------------------------------------------------------
 # Stage 5: export
 # ---------------------------------------------------------------------------------------------------------------------
+def seed_from_export(cfg: TrainConfig, run: Path, log: Logger) -> tuple[ToyModelConfig, float]:
+    """Start a run from an exported toy pipeline (``--init-from``): its VAE becomes the trained VAE stage and its
+    UNet/text encoder the UNet stage's step 0 (weights and EMA; a fresh optimiser). Checkpoints already in the run
+    folder win, so a seeded run resumes like any other. Returns the folder's model config and latent scaling."""
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    folder = Path(cfg.init_from)
+    meta = json.loads((folder / "toy_model.json").read_text())["toy_model_config"]
+    mcfg = ToyModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.items()})
+    vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32)
+    if not (run / "vae.pt").exists():
+        _save(run / "vae.pt", model=vae.state_dict(), opt=None, step=cfg.vae_steps, rng=np.random.default_rng(),
+              fitted_total=None)
+    if not (run / "unet.pt").exists():
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32).state_dict()
+        te = CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=torch.float32).state_dict()
+        _save(run / "unet.pt", unet=unet, te=te, ema_unet=unet, ema_te=te, opt=None, step=0,
+              gen=torch.Generator().manual_seed(cfg.seed).get_state(), fitted_total=None)
+        log(f"init: run seeded from {folder} (VAE kept; UNet and text encoder fine-tuned from its weights)")
+    return mcfg, float(vae.config.scaling_factor)
+
+
 def export(cfg: TrainConfig, mcfg: ToyModelConfig, vae, unet, te, tok, scaling: float, run: Path, log: Logger) -> Path:
     vae.register_to_config(scaling_factor=scaling)
     pipe = assemble_pipeline(vae.eval().cpu(), te.eval().cpu(), tok, unet.eval().cpu())
@@ -683,9 +718,12 @@ def main(argv: list[str] | None = None) -> None:
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest convolutions once
     run = Path(cfg.run)
     run.mkdir(parents=True, exist_ok=True)
+    log = Logger(run)
+    scaling = None
+    if cfg.init_from:
+        mcfg, scaling = seed_from_export(cfg, run, log)
     (run / "train_config.json").write_text(json.dumps({"train": dataclasses.asdict(cfg),
                                                        "model": dataclasses.asdict(mcfg)}, indent=2))
-    log = Logger(run)
     t0 = time.time()
     train = args.stage != "export"  # export writes the pipeline from the checkpoints as they are
     vae = train_vae(cfg, mcfg, run, log, train)
@@ -694,7 +732,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage == "decoder":  # the decoder alone: it may run beside the UNet stage, as the encoder stays frozen
         finetune_decoder(cfg, mcfg, vae, run, log)
         return
-    pool = build_latent_pool(cfg, mcfg, vae, run, log, train)
+    pool = build_latent_pool(cfg, mcfg, vae, run, log, train, scaling)
     if args.stage == "latents":
         return
     unet, te, tok = train_unet(cfg, mcfg, pool, run, log, train)
