@@ -80,8 +80,9 @@ def _():
         ("md", "## 3. Edit with the target prompt\nDenoising from $z_T$ with the target prompt, fusing the recorded "
                "source attention into the edit (the *Attention Blending Block*). `blend_words` names the source "
                "word whose cross-attention marks the region allowed to change. Settings you leave open come from "
-               "the model's measured defaults (for the toy: its mask layers and a cross-attention window of 0 "
-               "instead of the reference's 0.8 — notebook 06 shows why); `out.config` lists every value used."),
+               "the model's measured defaults (for the toy: its mask layers, prompt-to-prompt *replace* alignment and a "
+               "cross-attention window of 0.5 instead of the reference's refine and 0.8 — notebook 06 shows why); "
+               "`out.config` lists every value used."),
         ("code", 'target = "a blue circle on grass"\n'
                  'out = fz.edit(pipe, inv, target, blend_words=["circle"])\n'
                  'truth = clip.edited(target)  # the exact ground truth: same motion, same texture\n'
@@ -305,17 +306,19 @@ def _():
                  '    fig = fz.viz.compare_clips(rows, title=f"threshold {threshold}"); plt.show()\n\n'
                  'widgets.interact(show, threshold=widgets.SelectionSlider(options=thresholds));'),
         ("md", "## The cross-attention window: where the toy model differs from Stable Diffusion\n"
-               "Cross-attention fusion gives the *shared* words their source maps for the first `cross_replace_steps` "
-               "of the steps (reference: 0.8). In this toy model that stops colour edits: the object's pixels then "
-               "keep looking like the source object and stop reading the new colour word (measured in "
-               "`docs/engine_ablation.md`), so its measured default is 0. Compare, and look at what the object "
-               "pixels read:"),
-        ("code", 'reference = fz.edit(pipe, inv, target, blend_words=["circle"], cross_replace_steps=0.8)\n'
-                 'win = {"toy default (window 0)": edits["masked blend (FateZero)"],  # the edit above, not re-run\n'
-                 '       "reference (window 0.8)": reference.frames}\n'
+               "Cross-attention fusion gives the words their source maps for the first `cross_replace_steps` of the "
+               "steps. The reference uses *refine* alignment (only words shared by both prompts) for 80 % of the "
+               "steps. In this toy model a colour word, not the noise, decides where the object goes, so the edited "
+               "word's map must come from the source too: its measured defaults are the paper's rule (*replace* "
+               "when both prompts have the same number of tokens, i.e. `cross_mode=\"auto\"`) for 50 % of the "
+               "steps (`docs/engine_ablation.md`). Compare with the reference's settings and with no cross fusion:"),
+        ("code", 'reference = fz.edit(pipe, inv, target, blend_words=["circle"], cross_mode="refine", cross_replace_steps=0.8)\n'
+                 'no_cross = fz.edit(pipe, inv, target, blend_words=["circle"], fuse_cross=False)\n'
+                 'win = {"toy default (replace, 0.5)": edits["masked blend (FateZero)"],  # the edit above, not re-run\n'
+                 '       "reference (refine, 0.8)": reference.frames, "no cross fusion": no_cross.frames}\n'
                  'for k, frames in win.items():\n'
                  '    s = fz.metrics.toy_edit_metrics(frames, clip, truth, obj=1)\n'
-                 '    print(f"{k:24} PSNR {s[\'psnr\']:.2f} dB  judge {s[\'accuracy\']:.2f}")\n'
+                 '    print(f"{k:28} PSNR {s[\'psnr\']:.2f} dB  centroid {s[\'centroid_px\']:5.1f} px  judge {s[\'accuracy\']:.2f}")\n'
                  'fig = fz.viz.compare_clips({"source": clip.frames, **win, "ground truth": truth.frames}); plt.show()'),
     ]
 

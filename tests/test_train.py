@@ -176,6 +176,7 @@ def test_fine_tune_from_an_exported_pipeline(tmp_path):
     assert "init: run seeded from" in (run / "log.txt").read_text()
     assert torch.load(run / "unet.pt", weights_only=False)["step"] == 2
     tuned = load_pipeline(str(out2), device="cpu")
+    assert tuned.tokenizer.get_vocab() == exported.tokenizer.get_vocab()  # the text encoder's rows keep their words
     assert tuned.vae.config.scaling_factor == exported.vae.config.scaling_factor
     for name, w in exported.vae.state_dict().items():  # the VAE is carried over unchanged
         assert torch.equal(tuned.vae.state_dict()[name], w), name

@@ -474,7 +474,12 @@ def _tokenize(tok, captions: list[str], max_length: int) -> torch.Tensor:
 def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, log: Logger,
                train: bool = True):
     ckpt_path = run / "unet.pt"
-    tok = build_tokenizer(mcfg.max_length)
+    if cfg.init_from:  # the export's own vocabulary: the BPE learner may order its single-letter tokens differently
+        from transformers import CLIPTokenizer
+
+        tok = CLIPTokenizer.from_pretrained(Path(cfg.init_from) / "tokenizer")
+    else:
+        tok = build_tokenizer(mcfg.max_length)
     te = build_text_encoder(len(tok), mcfg, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
     unet = build_unet(mcfg)
     dev = torch.device(cfg.device)
