@@ -2,6 +2,8 @@
 
     python benchmarks/engine_ablation.py            # 4 clips x 8 frames x 50 steps (a few minutes on 2 cores)
     python benchmarks/engine_ablation.py --fast     # smoke run
+    python benchmarks/engine_ablation.py --seed 50 --sweep self_replace_steps=0.4,0.6,0.8   # (d) per value, on
+                                                   # clips rendered from other seeds (a tuning set, not the table's)
 
 Variants: (a) plain DDIM edit from z_T, no fusion; (b) reconstruction attention (prompt-to-prompt way);
 (c) inversion attention, full source self-attention (no mask); (d) FateZero defaults (masked blending with the
@@ -45,15 +47,35 @@ VARIANTS = {
 }
 
 
-def run(pipe, n_clips: int, frames: int, steps: int, guidance: float, seed: int = 0, progress: bool = False):
-    rows = {k: [] for k in VARIANTS}
+def sweep_variants(spec: str) -> dict:
+    """"key=v1,v2,..." -> {"(d) key=v1": dict(blend=True, key=v1), ...} (values parsed as int, float or str)."""
+    key, _, values = spec.partition("=")
+    if not key or not values:
+        raise SystemExit(f"--sweep: expected KEY=V1,V2,..., got {spec!r}")
+    if key not in fz.FateZeroConfig.__dataclass_fields__:
+        raise SystemExit(f"--sweep: {key!r} is not a FateZeroConfig field")
+
+    def parse(v):
+        for t in (int, float):
+            try:
+                return t(v)
+            except ValueError:
+                pass
+        return v
+    return {f"(d) {key}={v}": dict(blend=True, **{key: parse(v)}) for v in values.split(",")}
+
+
+def run(pipe, n_clips: int, frames: int, steps: int, guidance: float, seed: int = 0, progress: bool = False,
+        variants: dict | None = None):
+    variants = variants or VARIANTS
+    rows = {k: [] for k in variants}
     for ci, (src, tgt, word, motion, camera, lighting) in enumerate(CLIPS[:n_clips]):
         clip = fz.toyworld.clip(src, motion=motion, frames=frames, seed=seed + ci, camera=camera, lighting=lighting)
         truth = clip.edited(tgt)
         obj = [i for i, (a, b) in enumerate(zip(clip.spec.objects, truth.spec.objects)) if a != b][0]
         invs = {t: fz.invert(pipe, clip.frames, src, steps=steps, temporal=t, cache="recompute", progress=progress)
                 for t in (True, False)}
-        for name, v in VARIANTS.items():
+        for name, v in variants.items():
             v = dict(v)
             inv = invs[v.pop("temporal", True)]
             kwargs = dict(guidance=guidance)
@@ -76,7 +98,8 @@ def table(rows: dict) -> str:
         cells = []
         for c in cols:
             vals = np.array([m[c] for m in ms], float)
-            cells.append(f"{vals.mean():.2f} ± {vals.std():.2f}" if c != "seconds" else f"{vals.mean():.1f}")
+            cells.append(f"{vals.mean():.2f} ± {vals.std():.2f}" if c not in ("seconds", "flicker")
+                         else f"{vals.mean():.1f}" if c == "seconds" else f"{vals.mean():.4f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -90,15 +113,18 @@ def main(argv=None) -> int:
     ap.add_argument("--guidance", type=float, default=7.5)
     ap.add_argument("--fast", action="store_true")
     ap.add_argument("--out", default="outputs/engine_ablation")
+    ap.add_argument("--seed", type=int, default=0, help="clip i is rendered from seed + i (0: the table's clips)")
+    ap.add_argument("--sweep", help="KEY=V1,V2,...: only (d), once per value of that FateZeroConfig field")
     args = ap.parse_args(argv)
     if args.fast:
         args.clips, args.frames, args.steps = 1, 3, 5
     torch.manual_seed(0)
     pipe = fz.load_pipeline(args.model, device="cpu")
     t0 = time.time()
-    rows = run(pipe, args.clips, args.frames, args.steps, args.guidance)
+    variants = sweep_variants(args.sweep) if args.sweep else None
+    rows = run(pipe, args.clips, args.frames, args.steps, args.guidance, seed=args.seed, variants=variants)
     text = (f"# Engine ablation: {args.clips} attribute edits x {args.frames} frames, {args.steps} DDIM steps, "
-            f"CFG {args.guidance} ({time.time() - t0:.0f} s)\n\n" + table(rows))
+            f"CFG {args.guidance}, clip seeds {args.seed}+i ({time.time() - t0:.0f} s)\n\n" + table(rows))
     print(text)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "report.md").write_text(text + "\n")

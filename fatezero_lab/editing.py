@@ -117,7 +117,9 @@ class EditControl(AttentionControl):
             else:
                 out_c = torch.matmul(p_edit, vc)
         elif fuse_self:
-            m = self.self_mask(layer.resolution)  # (F, 1, hw, 1) or None
+            m = self.self_mask(layer.resolution)  # (F, 1, hw, 1) or None; built on the store's device
+            if m is not None:
+                m = m.to(qc.device, qc.dtype)
             if m is None:
                 out_c = src.apply(vc)  # s_src V
             elif cfg.fast_fusion and not self.explicit:
