@@ -12,9 +12,10 @@
 # 4. both pipelines exported (fp16 safetensors) to RUN/export and RUN_bind/export.
 # The GPU models of docs/gpu_training.md: this script with the defaults on an H200 (2026-11-26), then variant a on
 # alone with EXTEND_STEPS=2700 EXTEND_MIN=2.9 (stopped by the time limit at step 2355) -- "a2355", the shipped model.
-# Its open defect is the inversion gap, located in the high-noise steps (docs/toy_quality.md); the next experiment is
-# EXTRA="--loc-max-t 600" (localisation only below t = 600), or the same as a fine-tune of the shipped weights:
+# Its open defect is the inversion gap, located in the high-noise steps (docs/toy_quality.md). Tried on 2026-11-27 as
+# fine-tunes of the shipped weights (localisation loss only below t = 600; on a CPU and on one H200):
 #   python -m fatezero_lab.toyworld.train --init-from fatezero_lab/toyworld/weights --run runs/ft --loc-max-t 600 ...
+# neither closed the gap's uniform 1-2 dB part (docs/toy_quality.md); a2355 stays shipped.
 # Each stage fits its step count to its minutes (timed over steps 10-60), so the learning-rate schedules finish.
 # Pick a variant with `python benchmarks/toy_quality.py --model RUN/export` AND `benchmarks/engine_ablation.py --model
 # RUN/export` (copy the engine defaults -- cross_mode, cross_replace_steps -- into its toy_model.json first), then copy
