@@ -79,3 +79,18 @@ def test_prompt_with_unknown_words_is_refused(tiny_pipe):
     frames = np.zeros((2, 64, 64, 3), np.float32)
     with pytest.raises(ValueError, match="jeep"):
         fz.invert(tiny_pipe, frames, "a silver jeep on grass", steps=2)
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (16, 24), (12, 20)])
+def test_layer_probe_at_the_smallest_size_equals_the_full_size_probe(tiny_pipe, hw):
+    """attention_layers probes the UNet at its smallest input and scales up; a probe at full size must agree."""
+    from fatezero_lab.processors import AttentionControl, _attention_layers, attention_control
+
+    h, w = hw
+    control = AttentionControl(n_frames=1, temporal=False, latent_hw=(h, w))
+    unet = tiny_pipe.unet
+    with torch.no_grad(), attention_control(unet, control):
+        unet(torch.zeros(1, 4, h, w), 1, encoder_hidden_states=torch.zeros(1, 1, unet.config.cross_attention_dim))
+    full = [control.layers[n] for n in unet.attn_processors if n in control.layers]
+    assert [vars(a) for a in _attention_layers(unet, h, w)] == [vars(b) for b in full]
+    assert {l.resolution for l in full} >= {(h, w), (h // 4, w // 4)}
