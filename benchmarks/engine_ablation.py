@@ -74,7 +74,7 @@ def run(pipe, n_clips: int, frames: int, steps: int, guidance: float, seed: int 
         truth = clip.edited(tgt)
         obj = [i for i, (a, b) in enumerate(zip(clip.spec.objects, truth.spec.objects)) if a != b][0]
         invs = {t: fz.invert(pipe, clip.frames, src, steps=steps, temporal=t, cache="recompute", progress=progress)
-                for t in (True, False)}
+                for t in {v.get("temporal", True) for v in variants.values()}}  # only the inversions used
         for name, v in variants.items():
             v = dict(v)
             inv = invs[v.pop("temporal", True)]

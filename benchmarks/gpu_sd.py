@@ -32,6 +32,8 @@ import sys
 import tempfile
 import time
 
+from memory import fmt_bytes  # benchmarks/memory.py
+
 MODES = ("floor", "recompute", "inputs", "maps")
 
 
@@ -57,7 +59,6 @@ def measure_one(folder: str, mode: str, frames: int, size: int, steps: int, devi
 
     pipe = fz.load_pipeline(folder, device=device)
     x, src, tgt, words = _clip(frames, size)
-    est = fz.memory.estimate_memory(pipe, frames, size, size, steps, cache="recompute" if mode == "floor" else mode)
 
     def run(n_steps: int):
         if mode == "floor":
@@ -88,7 +89,8 @@ def measure_one(folder: str, mode: str, frames: int, size: int, steps: int, devi
         "gpu_peak": torch.cuda.max_memory_allocated() if device == "cuda" else 0,
         "host_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "store_bytes": 0 if mode == "floor" else inv.store.nbytes(),
-        "estimated_store_bytes": 0 if mode == "floor" else est.store_bytes,
+        "estimated_store_bytes": 0 if mode == "floor" else
+        fz.memory.estimate_memory(pipe, frames, size, size, steps, cache=mode).store_bytes,
         "finite": float(np.isfinite(out).mean()),
     }
 
@@ -117,10 +119,6 @@ def run_sub(*args) -> dict:
     if out.returncode:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"exit {out.returncode}"}
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def gib(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.1f} MiB"
 
 
 def main(argv=None) -> int:
@@ -154,9 +152,11 @@ def main(argv=None) -> int:
           f"{torch.__version__}\n", flush=True)
     # 1. the toy model: GPU against CPU
     if device == "cuda" and not args.no_toy:
-        r = toy_gpu_vs_cpu(8 if not args.fast else 2, 50 if not args.fast else 4)
-        print(f"Toy model, 8 frames, 50 steps, invert + edit: GPU {r['gpu_s']:.1f} s, CPU ({torch.get_num_threads()} "
-              f"threads) {r['cpu_s']:.1f} s; the two edits agree to {r['psnr_gpu_vs_cpu']:.1f} dB PSNR\n", flush=True)
+        toy_frames, toy_steps = (2, 4) if args.fast else (8, 50)
+        r = toy_gpu_vs_cpu(toy_frames, toy_steps)
+        print(f"Toy model, {toy_frames} frames, {toy_steps} steps, invert + edit: GPU {r['gpu_s']:.1f} s, "
+              f"CPU ({torch.get_num_threads()} threads) {r['cpu_s']:.1f} s; the two edits agree to "
+              f"{r['psnr_gpu_vs_cpu']:.1f} dB PSNR\n", flush=True)
     t_all = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         # 2. the pipeline folder: built from configs, saved in fp16 as a hub checkpoint would be
@@ -171,8 +171,8 @@ def main(argv=None) -> int:
         for mode in modes:
             free = psutil.virtual_memory().available
             if mode == "maps" and est_maps > 0.7 * free:
-                rows.append({"mode": mode, "error": f"skipped: store estimate {gib(est_maps)} > 70 % of the "
-                                                    f"{gib(free)} of free host memory"})
+                rows.append({"mode": mode, "error": f"skipped: store estimate {fmt_bytes(est_maps)} > 70 % of the "
+                                                    f"{fmt_bytes(free)} of free host memory"})
                 continue
             rows.append(run_sub(tmp, mode, frames, size, steps, device))
             print(f"  {mode}: {rows[-1]}", flush=True)
@@ -188,11 +188,12 @@ def main(argv=None) -> int:
             continue
         tot = r["invert_s"] + r["edit_s"]
         ratio = f"{tot / (floor['invert_s'] + floor['edit_s']):.2f}" if floor else "-"
-        store = "-" if r["mode"] == "floor" else f"{gib(r['store_bytes'])} ({gib(r['estimated_store_bytes'])})"
-        print(f"| {r['mode']} | {r['dtype']} | {r['invert_s']:.1f} | {r['edit_s']:.1f} | {ratio} | {gib(r['gpu_peak'])} "
-              f"| {gib(r['host_peak'])} | {store} | {r['finite']:.3f} |")
-    print("\nReference (PAPER.md; RTX 3090, fp16, maps in RAM, 50 steps): invert 60 s, edit 40 s, 12 GB GPU, 100 GB host.")
-
+        store = ("-" if r["mode"] == "floor"
+                 else f"{fmt_bytes(r['store_bytes'])} ({fmt_bytes(r['estimated_store_bytes'])})")
+        print(f"| {r['mode']} | {r['dtype']} | {r['invert_s']:.1f} | {r['edit_s']:.1f} | {ratio} | "
+              f"{fmt_bytes(r['gpu_peak'])} | {fmt_bytes(r['host_peak'])} | {store} | {r['finite']:.3f} |")
+    print("\nReference (PAPER.md; RTX 3090, fp16, maps in RAM, 50 steps): invert 60 s, edit 40 s, 12 GB GPU, "
+          "100 GB host.")
     return 0
 
 

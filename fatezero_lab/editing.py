@@ -74,24 +74,28 @@ class EditControl(AttentionControl):
         self.step, self.source = i, source
         self._masks, self.target_cross = {}, {}
 
-    def self_mask(self, hw: tuple[int, int]) -> torch.Tensor | None:
-        """M_t at query resolution ``hw`` -> (frames, 1, h*w, 1) float, or None (full source self-attention)."""
+    def self_mask(self, hw: tuple[int, int], like: torch.Tensor | None = None) -> torch.Tensor | None:
+        """M_t at query resolution ``hw`` -> (frames, 1, h*w, 1) float, or None (full source self-attention).
+
+        Built once per step and resolution from the stored maps (host memory), then kept on ``like``'s device and
+        dtype, so a GPU edit copies it once per step, not once per layer.
+        """
         cfg = self.cfg
-        if self.mask_override is not None:
-            if hw not in self._masks:  # any overlap with the given mask counts at coarse resolutions
-                m = F.interpolate(self.mask_override, size=hw, mode="area") > 0
-                self._masks[hw] = m.float().view(m.shape[0], 1, -1, 1)
-            return self._masks[hw]
-        if not (cfg.blend_self_attention and self.blend_idx) or cfg.blend_threshold >= 1.0:
-            return None
-        if hw not in self._masks:
+        m = self._masks.get(hw)
+        if m is None and self.mask_override is not None:  # any overlap with the given mask counts at coarse res.
+            m = (F.interpolate(self.mask_override, size=hw, mode="area") > 0).float()  # (frames, 1, h, w)
+        elif m is None:
+            if not (cfg.blend_self_attention and self.blend_idx) or cfg.blend_threshold >= 1.0:
+                return None
             maps = [self.source[n].probabilities() for n in self.mask_layers]
             res = [self.store.layers[n].resolution for n in self.mask_layers]
-            st = mask_from_maps(maps, res, self.blend_idx, hw, cfg.blend_threshold, cfg.mask_dilation,
-                                cfg.mask_normalise)
-            m = st["mask"].float()  # (frames, h, w)
-            self._masks[hw] = m.view(m.shape[0], 1, -1, 1)
-        return self._masks[hw]
+            m = mask_from_maps(maps, res, self.blend_idx, hw, cfg.blend_threshold, cfg.mask_dilation,
+                               cfg.mask_normalise)["mask"].float()  # (frames, h, w)
+        m = m.reshape(m.shape[0], 1, -1, 1)
+        if like is not None:
+            m = m.to(like.device, like.dtype)
+        self._masks[hw] = m
+        return m
 
     # --- per layer ----------------------------------------------------------------------------------------------------
     def attend(self, layer, q, k, v, scale, mask=None):
@@ -117,9 +121,7 @@ class EditControl(AttentionControl):
             else:
                 out_c = torch.matmul(p_edit, vc)
         elif fuse_self:
-            m = self.self_mask(layer.resolution)  # (F, 1, hw, 1) or None; built on the store's device
-            if m is not None:
-                m = m.to(qc.device, qc.dtype)
+            m = self.self_mask(layer.resolution, like=qc)  # (F, 1, hw, 1) or None
             if m is None:
                 out_c = src.apply(vc)  # s_src V
             elif cfg.fast_fusion and not self.explicit:

@@ -29,7 +29,8 @@ def test_a_pipeline_folder_loads_in_fp16_on_cuda_and_matches_fp32(tiny_pipe, tin
     assert pipe.unet.dtype == torch.float16 and pipe.vae.dtype == torch.float16 and pipe.unet.device.type == "cuda"
     z = torch.randn(2, 4, 16, 16, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        ref = tiny_pipe.unet(z, 10, encoder_hidden_states=fz.encode_prompt(tiny_pipe, "a red circle on grass").expand(2, -1, -1)).sample
+        ref_emb = fz.encode_prompt(tiny_pipe, "a red circle on grass").expand(2, -1, -1)
+        ref = tiny_pipe.unet(z, 10, encoder_hidden_states=ref_emb).sample
         emb = fz.encode_prompt(pipe, "a red circle on grass").expand(2, -1, -1)
         got = pipe.unet(z.to("cuda", torch.float16), 10, encoder_hidden_states=emb).sample.float().cpu()
     assert (got - ref).norm() / ref.norm() < 1e-2  # fp16 rounding, nothing else
