@@ -78,7 +78,7 @@ def run(pipe, n_clips: int, frames: int, steps: int, guidance: float, seed: int 
         for name, v in variants.items():
             v = dict(v)
             inv = invs[v.pop("temporal", True)]
-            kwargs = dict(guidance=guidance)
+            kwargs = dict(guidance=v.pop("guidance", guidance))  # a variant or sweep may set its own
             if v.pop("blend", False):
                 kwargs["blend_words"] = [word]
             mask = clip.masks[:, obj] if v.pop("true_mask", False) else None
@@ -88,6 +88,20 @@ def run(pipe, n_clips: int, frames: int, steps: int, guidance: float, seed: int 
             m["seconds"] = time.time() - t0
             rows[name].append(m)
     return rows
+
+
+def per_clip(rows: dict, key: str, first: str, second: str) -> str:
+    """One line per clip comparing ``key`` of two variants, and on how many clips the first is lower.
+
+    The table's means can hide the per-clip picture: flicker is signed (an edit steadier than the truth, e.g. one
+    that freezes a lighting drift, scores below 0), so one negative clip can cancel the others.
+    """
+    a, b = rows[first], rows[second]
+    lines = [f"{key} per clip, {first.split()[0]} vs {second.split()[0]}: "
+             + ", ".join(f"{x[key]:.4f} vs {y[key]:.4f}" for x, y in zip(a, b))]
+    wins = sum(x[key] < y[key] for x, y in zip(a, b))
+    lines.append(f"{first.split()[0]} lower on {wins} of {len(a)} clips")
+    return "; ".join(lines)
 
 
 def table(rows: dict) -> str:
@@ -123,8 +137,12 @@ def main(argv=None) -> int:
     t0 = time.time()
     variants = sweep_variants(args.sweep) if args.sweep else None
     rows = run(pipe, args.clips, args.frames, args.steps, args.guidance, seed=args.seed, variants=variants)
+    cfg = "CFG swept" if args.sweep and args.sweep.startswith("guidance=") else f"CFG {args.guidance}"
     text = (f"# Engine ablation: {args.clips} attribute edits x {args.frames} frames, {args.steps} DDIM steps, "
-            f"CFG {args.guidance}, clip seeds {args.seed}+i ({time.time() - t0:.0f} s)\n\n" + table(rows))
+            f"{cfg}, clip seeds {args.seed}+i ({time.time() - t0:.0f} s)\n\n" + table(rows))
+    d, e = "(d) FateZero (masked blend)", "(e) (d) without spatial-temporal"
+    if d in rows and e in rows:
+        text += "\n\n" + per_clip(rows, "flicker", d, e)
     print(text)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "report.md").write_text(text + "\n")
