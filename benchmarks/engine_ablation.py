@@ -91,17 +91,16 @@ def run(pipe, n_clips: int, frames: int, steps: int, guidance: float, seed: int 
 
 
 def per_clip(rows: dict, key: str, first: str, second: str) -> str:
-    """One line per clip comparing ``key`` of two variants, and on how many clips the first is lower.
+    """``key`` of two variants clip by clip, and on how many clips the first is lower (one line).
 
     The table's means can hide the per-clip picture: flicker is signed (an edit steadier than the truth, e.g. one
     that freezes a lighting drift, scores below 0), so one negative clip can cancel the others.
     """
     a, b = rows[first], rows[second]
-    lines = [f"{key} per clip, {first.split()[0]} vs {second.split()[0]}: "
-             + ", ".join(f"{x[key]:.4f} vs {y[key]:.4f}" for x, y in zip(a, b))]
-    wins = sum(x[key] < y[key] for x, y in zip(a, b))
-    lines.append(f"{first.split()[0]} lower on {wins} of {len(a)} clips")
-    return "; ".join(lines)
+    x, y = first.split()[0], second.split()[0]
+    pairs = ", ".join(f"{p[key]:.4f} vs {q[key]:.4f}" for p, q in zip(a, b))
+    wins = sum(p[key] < q[key] for p, q in zip(a, b))
+    return f"{key} per clip, {x} vs {y}: {pairs}; {x} lower on {wins} of {len(a)} clips"
 
 
 def table(rows: dict) -> str:
@@ -112,8 +111,8 @@ def table(rows: dict) -> str:
         cells = []
         for c in cols:
             vals = np.array([m[c] for m in ms], float)
-            cells.append(f"{vals.mean():.2f} ± {vals.std():.2f}" if c not in ("seconds", "flicker")
-                         else f"{vals.mean():.1f}" if c == "seconds" else f"{vals.mean():.4f}")
+            cells.append({"seconds": f"{vals.mean():.1f}", "flicker": f"{vals.mean():.4f}"}.get(
+                c, f"{vals.mean():.2f} ± {vals.std():.2f}"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
