@@ -161,14 +161,21 @@ def test_replay_order_is_reversed(tiny_pipe, small_inversion):
     assert [small_inversion.store.timesteps[j] for j in spy.asked] == sorted(small_inversion.timesteps, reverse=True)
 
 
-def test_cache_modes_give_identical_edits(tiny_pipe):
+def test_cache_modes_give_identical_edits(tiny_config):
+    # In float64: the three modes compute the same attention in a different order, and a random UNet amplifies fp32
+    # rounding (1.6e-4 on one CI machine, 4e-5 here), so fp32 cannot tell a rounding difference from a bug.
+    from fatezero_lab.toyworld.model import build_pipeline
+
+    pipe = build_pipeline(tiny_config, seed=0).to(dtype=torch.float64)
+    pipe.set_progress_bar_config(disable=True)
     clip = fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
     outs = {}
     for cache in ("maps", "inputs", "recompute"):
-        inv = fz.invert(tiny_pipe, clip.frames, clip.caption, steps=3, cache=cache, progress=False)
-        outs[cache] = fz.edit(tiny_pipe, inv, "a blue circle on grass", blend_words=["circle"], progress=False).frames
-    assert np.abs(outs["maps"] - outs["inputs"]).max() <= 1e-4
-    assert np.abs(outs["maps"] - outs["recompute"]).max() <= 1e-4
+        inv = fz.invert(pipe, clip.frames, clip.caption, steps=3, cache=cache, progress=False)
+        outs[cache] = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], progress=False).frames
+    assert np.abs(outs["maps"] - outs["inputs"]).max() <= 1e-6
+    assert np.abs(outs["maps"] - outs["recompute"]).max() <= 1e-6
+    assert np.abs(outs["maps"] - clip.frames).max() > 1e-2  # the edit did something
 
 
 def test_config_roundtrip_and_result(tiny_pipe, small_inversion):
