@@ -80,11 +80,12 @@ class EditControl(AttentionControl):
         Built once per step and resolution from the stored maps (host memory), then kept on ``like``'s device and
         dtype, so a GPU edit copies it once per step, not once per layer.
         """
+        if hw in self._masks:
+            return self._masks[hw]
         cfg = self.cfg
-        m = self._masks.get(hw)
-        if m is None and self.mask_override is not None:  # any overlap with the given mask counts at coarse res.
+        if self.mask_override is not None:  # any overlap with the given mask counts at coarse resolutions
             m = (F.interpolate(self.mask_override, size=hw, mode="area") > 0).float()  # (frames, 1, h, w)
-        elif m is None:
+        else:
             if not (cfg.blend_self_attention and self.blend_idx) or cfg.blend_threshold >= 1.0:
                 return None
             maps = [self.source[n].probabilities() for n in self.mask_layers]

@@ -290,7 +290,8 @@ def _attention_layers(unet, h: int, w: int) -> list[LayerInfo]:
     with torch.no_grad(), attention_control(unet, control):
         unet(z, 1, encoder_hidden_states=ctx)
     layers = [control.layers[name] for name in unet.attn_processors if name in control.layers]
-    for layer in layers:
-        f = ph // layer.resolution[0]  # this layer's downsampling factor
-        layer.resolution = (h // f, w // f)
+    if (ph, pw) != (h, w):  # probed small: scale each layer's resolution by its downsampling factor
+        for layer in layers:
+            f = ph // layer.resolution[0]
+            layer.resolution = (h // f, w // f)
     return layers
