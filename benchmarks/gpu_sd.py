@@ -18,7 +18,8 @@ untimed warm-up step at the same shapes:
 Then the toy model on the GPU against the same edit on the CPU (PSNR between the two results: kernels differ, the
 method must not).
 
-Reference cost (PAPER.md, the reference code's documentation, RTX 3090, fp16, 8 frames, 50 steps, maps in RAM):
+Reference cost (docs/method.md, "Reference cost": the reference code's documentation, RTX 3090, fp16, 8 frames,
+50 steps, maps in RAM):
 100 GB host memory, 12 GB GPU memory, 60 s inversion, 40 s edit.
 """
 
@@ -192,8 +193,8 @@ def main(argv=None) -> int:
                  else f"{fmt_bytes(r['store_bytes'])} ({fmt_bytes(r['estimated_store_bytes'])})")
         print(f"| {r['mode']} | {r['dtype']} | {r['invert_s']:.1f} | {r['edit_s']:.1f} | {ratio} | "
               f"{fmt_bytes(r['gpu_peak'])} | {fmt_bytes(r['host_peak'])} | {store} | {r['finite']:.3f} |")
-    print("\nReference (PAPER.md; RTX 3090, fp16, maps in RAM, 50 steps): invert 60 s, edit 40 s, 12 GB GPU, "
-          "100 GB host.")
+    print("\nReference (docs/method.md, Reference cost; RTX 3090, fp16, maps in RAM, 50 steps): invert 60 s, "
+          "edit 40 s, 12 GB GPU, 100 GB host.")
     return 0
 
 

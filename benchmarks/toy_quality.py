@@ -30,11 +30,9 @@ import numpy as np
 import torch
 
 import fatezero_lab as fz
-from fatezero_lab.inversion import RecordControl
+from fatezero_lab.inversion import capture_attention
 from fatezero_lab.masks import iou, mask_from_maps
-from fatezero_lab.processors import attention_control
 from fatezero_lab.prompts import word_spans
-from fatezero_lab.store import AttentionStore
 from fatezero_lab.toyworld import judge as J
 from fatezero_lab.toyworld import world
 
@@ -86,17 +84,13 @@ def cross_maps(pipe, specs: list, t: int = 501, seed: int = 0) -> list[dict]:
         clip = world.render(spec)
         z0 = fz.encode_frames(pipe, clip.frames)  # (1, 4, 16, 16)
         zt = a.sqrt() * z0 + (1 - a).sqrt() * torch.randn(z0.shape, generator=g)
-        store = AttentionStore(prompt=spec.caption, tokens=[], n_frames=1, temporal=fz.TemporalConfig(enabled=False),
-                               max_side=10_000)
-        control = RecordControl(store, tuple(z0.shape[-2:]), keep="maps")
-        control.step = -1
-        with attention_control(pipe.unet, control):
-            pipe.unet(zt, t, encoder_hidden_states=fz.encode_prompt(pipe, spec.caption))
+        found, layers = capture_attention(pipe, zt, t, fz.encode_prompt(pipe, spec.caption), temporal=False,
+                                          max_side=10_000, keep="maps")
         spans = word_spans(pipe.tokenizer, spec.caption)
         shape_tokens = [idx[0] for w, idx in spans if w in world.SHAPES]  # in caption (= object) order
-        maps = {n: sa.probs for n, sa in control.captured.items() if store.layers[n].kind == "cross"}
+        maps = {n: sa.probs for n, sa in found.items() if layers[n].kind == "cross"}
         out.append({"masks": clip.masks[0], "tokens": shape_tokens, "maps": maps,
-                    "res": {n: store.layers[n].resolution for n in maps}, "two": len(spec.objects) == 2})
+                    "res": {n: layers[n].resolution for n in maps}, "two": len(spec.objects) == 2})
     return out
 
 

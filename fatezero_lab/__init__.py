@@ -10,18 +10,19 @@
 """
 
 from . import bench, data, diffusion, masks, memory, metrics, models, toyworld, tuning, video, viz
-from .config import FateZeroConfig
-from .diffusion import decode_latents, encode_frames, encode_prompt, psnr, sample
+from .config import FateZeroConfig, ModelDefaults
+from .diffusion import decode_latents, encode_frames, encode_prompt, sample
+from .metrics import psnr
 from .editing import EditResult, edit
 from .inversion import Inversion, invert, reconstruct, vae_roundtrip
 from .masks import MaskResult, blend_mask
-from .models import ModelNotFoundError, load_pipeline
+from .models import FateZeroPipeline, ModelNotFoundError, as_pipeline, load_pipeline
 from .processors import TemporalConfig, attention_control, attention_layers
 from .store import AttentionStore
 
 __version__ = "0.1.0"
 
-__all__ = ["AttentionStore", "EditResult", "FateZeroConfig", "Inversion", "MaskResult", "ModelNotFoundError",
+__all__ = ["AttentionStore", "EditResult", "FateZeroConfig", "FateZeroPipeline", "ModelDefaults", "as_pipeline", "Inversion", "MaskResult", "ModelNotFoundError",
            "TemporalConfig", "attention_control", "attention_layers", "blend_mask", "decode_latents", "diffusion",
            "edit", "encode_frames", "encode_prompt", "invert", "load_pipeline", "psnr", "reconstruct", "sample",
-           "toyworld", "vae_roundtrip", "video", "viz", "data", "masks", "memory", "metrics", "models"]
+           "toyworld", "vae_roundtrip", "video", "viz", "data", "masks", "memory", "metrics", "models", "bench", "tuning"]

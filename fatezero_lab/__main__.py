@@ -69,7 +69,7 @@ def _load_clip(args, pipe):
 
     if args.video.startswith("toy:"):
         return fz.toyworld.clip(args.video[4:], frames=args.frames, seed=args.seed).frames
-    size = args.size or (64 if getattr(pipe, "fatezero_defaults", None) else 512)
+    size = args.size or pipe.resolution[0]  # the model's own frame size (toy 64, SD v1 512)
     return fz.video.prepare(args.video, n_frames=args.frames, size=size)
 
 

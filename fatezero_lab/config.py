@@ -1,8 +1,16 @@
-"""Every knob of a FateZero edit in one dataclass, validated in one place (nanoGPT's ``GPTConfig`` style).
+"""Every knob of a FateZero edit in one dataclass, and the per-model defaults it falls back on (nanoGPT's
+``GPTConfig`` style): fields are normalised and checked once (``__post_init__``), and the fields left to the model
+are filled in one place (:meth:`FateZeroConfig.resolved`).
 
-Defaults follow the reference code's attribute-edit configs (PAPER.md): 50 DDIM steps, guidance 7.5, cross-attention
-fusion for the first 80 % of steps, self-attention fusion for the first 60 %, refine-style word alignment
-(``is_replace_controller: False``), blend threshold 0.3 with a 3×3 dilation and max-normalisation.
+Defaults follow the reference code's attribute-edit configs (docs/method.md, "The reference code's knobs"): 50 DDIM
+steps, guidance 7.5, cross-attention fusion for the first 80 % of steps, self-attention fusion for the first 60 %,
+refine-style word alignment (``is_replace_controller: False``), blend threshold 0.3 with a 3×3 dilation and
+max-normalisation, mask from the cross layers at ¼ of the latent resolution.
+
+Step windows are counted as the reference counts them (docs/method.md, "Fusion windows"): a window (start, end) of
+N steps covers the integer steps ``int(start·S) <= i < int(end·S)``, with S = N for self-attention and latent blend
+and S = N + 1 for cross-attention (its schedule has one entry more than there are steps); latent blend runs where
+``int(start·N) < i + 1 < int(end·N)``.
 """
 
 from __future__ import annotations
@@ -12,9 +20,49 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .masks import NORMALISATIONS
-
 CROSS_MODES = ("auto", "replace", "refine")
+NORMALISATIONS = ("max", "minmax")
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """What a model decides when an edit's config leaves a field open (``None`` / ``"auto"``).
+
+    Stable Diffusion gets the reference's values (the dataclass defaults); a model folder may ship measured values in
+    ``toy_model.json`` under ``fatezero_defaults`` (the toy model does: docs/toy_quality.md).
+    """
+
+    cross_replace_steps: float | tuple[float, float] = 0.8  # cross-attention fusion window
+    cross_mode: str = "refine"  # word alignment: "refine" (reference), "replace" or "auto" (the paper's rule)
+    blend_threshold: float = 0.3  # M_t threshold
+    mask_normalise: str = "max"  # M_t normalisation
+    mask_layers: tuple[str, ...] | None = None  # cross layers of M_t; None = every cross layer at ¼ resolution
+    source: str = "reference"  # where these values come from ("reference" or the folder they were read from)
+
+    @classmethod
+    def from_folder(cls, folder: str | Path | None) -> "ModelDefaults":
+        """The measured defaults a pipeline folder ships in ``toy_model.json``, else the reference's."""
+        meta = Path(folder) / "toy_model.json" if folder is not None else None
+        if meta is None or not meta.exists():
+            return cls()
+        d = dict(json.loads(meta.read_text()).get("fatezero_defaults", {}))
+        known = {f.name for f in dataclasses.fields(cls)} - {"source"}
+        kept = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
+        return cls(**kept, source=str(folder))
+
+    def mask_layers_for(self, layers: dict, latent_hw: tuple[int, int]) -> list[str]:
+        """The cross layers M_t averages, among ``layers`` (name -> LayerInfo, the recorded ones) for a latent of
+        ``latent_hw``: this model's measured choice, else the reference's — every cross layer at ¼ of the latent
+        resolution (SD v1 at 512²: the five 16×16 layers), else the finest recorded cross layers."""
+        if self.mask_layers:
+            return [n for n in self.mask_layers if n in layers]
+        cross = [n for n, l in layers.items() if l.kind == "cross"]
+        if not cross:
+            raise ValueError("no cross-attention layers were recorded to build a blend mask from")
+        side = max(layers[n].resolution[0] for n in cross)  # the finest recorded cross layer
+        target = max(1, latent_hw[0] // 4)
+        picked = [n for n in cross if layers[n].resolution[0] == target]
+        return picked or [n for n in cross if layers[n].resolution[0] == side]
 
 
 @dataclass
@@ -24,7 +72,7 @@ class FateZeroConfig:
     guidance: float = 7.5  # classifier-free guidance scale w of the edit (inversion uses none)
     fuse_cross: bool = True  # Attention Blending Block, cross part: reuse the source cross-attention for shared words
     cross_replace_steps: float | tuple[float, float] | None = None  # fraction of edit steps (or [start, end)) fused;
-    #   None = model default (reference and SD: 0.8; a model folder may ship a measured value, see resolved())
+    #   None = model default (reference and SD: 0.8; a model folder may ship a measured value: ModelDefaults)
     cross_mode: str | None = None  # "replace" (copy every source map; equal token counts), "refine" (shared words),
     #   "auto" (replace if the token counts are equal, else refine: the paper's rule); None = model default (SD: refine)
     reweight: dict = field(default_factory=dict)  # target word -> cross-attention multiplier (eq_params), e.g. {"blue": 2}
@@ -38,23 +86,26 @@ class FateZeroConfig:
     mask_normalise: str | None = None  # "max" (reference: divide by the spatial max), "minmax"; None = model default
     latent_blend: bool = False  # prompt-to-prompt local blend of latents (keep z_src outside the words' mask)
     latent_blend_steps: tuple[float, float] = (0.2, 0.8)  # [start, end) fractions of steps with latent blend
-    latent_blend_threshold: float = 0.3  # threshold of the latent-blend mask
+    latent_blend_threshold: float = 0.3  # threshold of the latent-blend mask, in [0, 1]
     target_blend_words: list = field(default_factory=list)  # target words added to the latent-blend mask
     use_inversion_attention: bool = True  # False: source attention recorded from a reconstruction pass from z_T
     fast_fusion: bool = True  # fuse self-attention on outputs with SDPA (never forming the maps); False = explicit
-    seed: int = 0  # seeds nothing random today (DDIM is deterministic); recorded for reproducibility
 
     def __post_init__(self):
+        # 1. normalise the shorthand forms (0.6 -> (0.0, 0.6); "circle" -> ["circle"]), checking their shape
+        for name in ("cross_replace_steps", "self_replace_steps", "latent_blend_steps"):
+            if getattr(self, name) is not None:
+                setattr(self, name, _window(name, getattr(self, name)))
+        for name in ("blend_words", "target_blend_words"):
+            value = getattr(self, name)
+            setattr(self, name, [value] if isinstance(value, str) else value)
+        # 2. check every field
         self.validate()
 
     def validate(self) -> None:
-        """Check every field; raise ValueError naming the field and what was expected."""
-        if not isinstance(self.guidance, (int, float)) or not 0 <= self.guidance <= 50:
+        """Check every field (without changing any); raise ValueError naming the field and what was expected."""
+        if not isinstance(self.guidance, (int, float)) or isinstance(self.guidance, bool) or not 0 <= self.guidance <= 50:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
-        for name in ("cross_replace_steps", "self_replace_steps", "latent_blend_steps"):
-            if getattr(self, name) is None and name == "cross_replace_steps":
-                continue  # left to the model (resolved())
-            setattr(self, name, _window(name, getattr(self, name)))
         if self.cross_mode is not None and self.cross_mode not in CROSS_MODES:
             raise ValueError(f"cross_mode must be one of {list(CROSS_MODES)}, got {self.cross_mode!r}")
         if not isinstance(self.reweight, dict) or any(not isinstance(v, (int, float)) or v < 0
@@ -62,17 +113,15 @@ class FateZeroConfig:
             raise ValueError(f"reweight must map words to non-negative numbers, got {self.reweight!r}")
         for name in ("blend_words", "target_blend_words"):
             value = getattr(self, name)
-            if isinstance(value, str):
-                value = [value]
             if not isinstance(value, (list, tuple)) or not all(isinstance(w, str) for w in value):
                 raise ValueError(f"{name} must be a list of words, got {value!r}")
-            setattr(self, name, list(value))
-        for name in ("blend_threshold", "latent_blend_threshold"):
-            v = getattr(self, name)
-            if v is None and name == "blend_threshold":
-                continue
-            if not isinstance(v, (int, float)) or not 0 <= v <= 2:
-                raise ValueError(f"{name} must be a number in [0, 2] (>= 1 means 'no pixel passes'), got {v!r}")
+        b = self.blend_threshold
+        if b is not None and (not isinstance(b, (int, float)) or not 0 <= b <= 2):
+            raise ValueError(f"blend_threshold must be a number in [0, 2] (>= 1 means 'no pixel passes': full source "
+                             f"self-attention), got {b!r}")
+        b = self.latent_blend_threshold
+        if not isinstance(b, (int, float)) or not 0 <= b <= 1:
+            raise ValueError(f"latent_blend_threshold must be a number in [0, 1], got {b!r}")
         if not isinstance(self.mask_dilation, int) or self.mask_dilation < 1 or self.mask_dilation % 2 == 0:
             raise ValueError(f"mask_dilation must be an odd integer >= 1, got {self.mask_dilation!r}")
         if self.mask_normalise is not None and self.mask_normalise not in NORMALISATIONS:
@@ -82,24 +131,26 @@ class FateZeroConfig:
         if self.latent_blend and not (self.blend_words or self.target_blend_words):
             raise ValueError("latent_blend needs blend_words (and/or target_blend_words) to build its mask")
 
-    def resolved(self, model_defaults: dict | None) -> "FateZeroConfig":
-        """Fill the fields left to the model (None / "auto") from its measured defaults, else the reference's.
+    def resolved(self, defaults: ModelDefaults, store=None) -> "FateZeroConfig":
+        """The one resolution step: fill the fields left to the model (None / "auto") from ``defaults``.
 
-        A model folder's ``toy_model.json`` may carry ``fatezero_defaults`` (the toy model's measured mask layers,
-        normalisation, threshold, cross-attention window and word-alignment mode); Stable Diffusion gets the
-        reference's values.
+        With the ``store`` the edit reads, ``mask_layers`` becomes a list of full layer names (short names such as
+        ``down2.a0.t0.cross`` are accepted; an unknown name raises ValueError listing the recorded ones).
         """
-        d = model_defaults or {}
-        cross = self.cross_replace_steps
-        return dataclasses.replace(
+        if not isinstance(defaults, ModelDefaults):
+            raise TypeError(f"defaults must be ModelDefaults, got {type(defaults).__name__}")
+        cfg = dataclasses.replace(
             self,
-            cross_replace_steps=cross if cross is not None else _window("cross_replace_steps",
-                                                                        d.get("cross_replace_steps", 0.8)),
-            blend_threshold=self.blend_threshold if self.blend_threshold is not None else d.get("blend_threshold", 0.3),
-            mask_normalise=self.mask_normalise or d.get("mask_normalise", "max"),
-            mask_layers=self.mask_layers if self.mask_layers != "auto" else (d.get("mask_layers") or "auto"),
-            cross_mode=self.cross_mode or d.get("cross_mode", "refine"),
+            cross_replace_steps=self.cross_replace_steps if self.cross_replace_steps is not None
+            else defaults.cross_replace_steps,
+            blend_threshold=self.blend_threshold if self.blend_threshold is not None else defaults.blend_threshold,
+            mask_normalise=self.mask_normalise or defaults.mask_normalise,
+            cross_mode=self.cross_mode or defaults.cross_mode,
         )
+        if store is not None:
+            cfg.mask_layers = (defaults.mask_layers_for(store.layers, store.latent_hw) if self.mask_layers == "auto"
+                               else store.choose_layers("cross", self.mask_layers))
+        return cfg
 
     # --- serialisation ------------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -158,6 +209,10 @@ def _window(name: str, value) -> tuple[float, float]:
     return (start, end)
 
 
-def in_window(window: tuple[float, float], step: int, steps: int) -> bool:
-    """Is edit step ``step`` (0-based, of ``steps``) inside the [start, end) fraction window?"""
-    return window[0] * steps <= step < window[1] * steps
+def step_range(window: tuple[float, float], slots: int) -> range:
+    """The integer steps a (start, end) fraction window covers, as the reference counts: int(start·S) ≤ i < int(end·S).
+
+    ``slots`` S is the number of steps for self-attention fusion and latent blend, steps + 1 for cross-attention
+    fusion (the reference's cross schedule has steps + 1 entries).
+    """
+    return range(int(window[0] * slots), int(window[1] * slots))

@@ -116,48 +116,68 @@ def ddim_inverse_scheduler(pipe, steps: int):
 
 
 @torch.no_grad()
-def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, guidance: float = 7.5, negative_prompt: str = "",
-           temporal=False, progress: bool = True) -> torch.Tensor:
-    """Plain DDIM sampling from z_T with classifier-free guidance (no attention fusion) -> z_0.
+def ddim_loop(pipe, z: torch.Tensor, scheduler, context: torch.Tensor, control, guidance: float | None = None,
+              progress: bool = True, desc: str = "DDIM") -> list[torch.Tensor]:
+    """The one DDIM loop of the package — sampling, inversion and editing differ only in ``scheduler``, ``context``,
+    ``guidance`` and the ``control`` (an :class:`~fatezero_lab.processors.AttentionControl`).
 
-    ``prompt`` is one prompt for every latent, or a list with one prompt per latent.
+    With guidance w (classifier-free guidance; ``context`` = [uncond | cond], (2F, tokens, dim)):
 
-    ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, p) − ε_θ(z_t, t, ∅)),
-    z_{t−1} = √ᾱ_{t−1} · (z_t − √(1−ᾱ_t) ε̂)/√ᾱ_t + √(1−ᾱ_{t−1}) · ε̂.
+        ε̂ = ε_θ(z_t, t, ∅) + w · (ε_θ(z_t, t, p) − ε_θ(z_t, t, ∅)),
+
+    without (``guidance=None``; ``context`` = cond, (F, tokens, dim)): ε̂ = ε_θ(z_t, t, p). Then the scheduler's
+    deterministic DDIM update — forward (denoising) for a ``DDIMScheduler``,
+    z_{t−1} = √ᾱ_{t−1} · (z_t − √(1−ᾱ_t) ε̂)/√ᾱ_t + √(1−ᾱ_{t−1}) · ε̂, or backwards (inversion) for a
+    ``DDIMInverseScheduler``. Returns the trajectory [z, z_1, …, z_steps] (steps + 1 latents, (F, 4, h, w) each).
     """
+    from .processors import attention_control
+
+    groups = 1 if guidance is None else 2
+    latents = [z]
+    with attention_control(pipe.unet, control):
+        for i, t in enumerate(tqdm(scheduler.timesteps, desc=desc, disable=not progress, leave=False)):
+            # 1. the control prepares step i (e.g. the source attention of the matching inversion step)
+            control.begin_step(i, int(t))
+            # 2. the UNet batch: the control's extra rows (if any), then one copy of z per guidance group
+            z_in, ctx = torch.cat([z] * groups), context  # (groups*F, 4, h, w), (groups*F, tokens, dim)
+            extra = control.extra_rows()
+            if extra is not None:
+                z_in, ctx = torch.cat([extra[0], z_in]), torch.cat([extra[1], ctx])  # (E + groups*F, ...)
+            eps = pipe.unet(z_in, t, encoder_hidden_states=ctx).sample[len(z_in) - groups * len(z):]
+            # 3. classifier-free guidance
+            if guidance is not None:
+                eps_u, eps_c = eps.chunk(2)
+                eps = eps_u + guidance * (eps_c - eps_u)
+            # 4. the DDIM update (forward or inverse, as the scheduler says)
+            z = scheduler.step(eps, t, z).prev_sample
+            # 5. the control may adjust the new latent (latent blend) and record what it needs
+            z = control.end_step(i, z)
+            latents.append(z)
+    return latents
+
+
+@torch.no_grad()
+def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, guidance: float = 7.5,
+           negative_prompt: str = "", temporal=False, progress: bool = True) -> torch.Tensor:
+    """Plain DDIM sampling from z_T with classifier-free guidance (no attention fusion) -> z_0 (see ``ddim_loop``).
+
+    ``prompt`` is one prompt for every latent, or a list with one prompt per latent; guidance 1 runs the
+    conditional branch alone.
+    """
+    from .models import as_pipeline
+    from .processors import AttentionControl
+
+    pipe = as_pipeline(pipe)
     n = len(z_T)
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if len(prompts) not in (1, n):
         raise ValueError(f"got {len(prompts)} prompts for {n} latents; give one prompt or one per latent")
     for p in prompts:
         check_prompt(pipe, p)
-    cond = torch.cat([encode_prompt(pipe, p) for p in prompts]).expand(n, -1, -1)
+    cond = torch.cat([encode_prompt(pipe, p) for p in prompts]).expand(n, -1, -1)  # (F, tokens, dim)
     uncond = encode_prompt(pipe, negative_prompt).expand(n, -1, -1)
-    from .processors import AttentionControl, attention_control
-
-    sched = ddim_scheduler(pipe, steps)
-    z = z_T.clone()
-    control = AttentionControl(n, temporal, tuple(z.shape[-2:]))
-    with attention_control(pipe.unet, control):
-        for t in tqdm(sched.timesteps, desc="DDIM sampling", disable=not progress, leave=False):
-            if guidance == 1.0:
-                eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
-            else:
-                eps_u, eps_c = pipe.unet(torch.cat([z, z]), t,
-                                         encoder_hidden_states=torch.cat([uncond, cond])).sample.chunk(2)
-                eps = eps_u + guidance * (eps_c - eps_u)
-            z = sched.step(eps, t, z).prev_sample
-    return z
-
-
-def psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """PSNR (dB) between images in [0, 1]; ``mask`` (broadcastable to (…, H, W)) restricts it to some pixels."""
-    d = (np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2
-    if mask is not None:
-        m = np.broadcast_to(np.asarray(mask, bool)[..., None], d.shape)
-        if not m.any():
-            return float("nan")
-        mse = d[m].mean()
-    else:
-        mse = d.mean()
-    return float(10 * np.log10(1.0 / max(mse, 1e-12)))
+    control = AttentionControl(n, temporal, tuple(z_T.shape[-2:]), temporal_layers=pipe.temporal_layers)
+    w = None if guidance == 1.0 else guidance
+    context = cond if w is None else torch.cat([uncond, cond])
+    return ddim_loop(pipe, z_T.clone(), ddim_scheduler(pipe, steps), context, control, w, progress,
+                     "DDIM sampling")[-1]

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from .config import FateZeroConfig, in_window
-from .diffusion import check_prompt, ddim_scheduler, decode_latents, encode_prompt
+from .config import FateZeroConfig, step_range
+from .diffusion import check_prompt, ddim_loop, ddim_scheduler, decode_latents, encode_prompt
 from .inversion import Inversion, RecordControl
-from .masks import default_mask_layers, mask_from_maps
-from .processors import AttentionControl, attention_control, explicit_attention
-from .prompts import align, reweight_vector, word_token_indices
+from .masks import check_mask_args, mask_from_maps
+from .models import as_pipeline
+from .processors import AttentionControl, explicit_attention
+from .prompts import Alignment, align, reweight_vector, word_token_indices
 from .store import AttentionStore, SourceAttention, layer_selected
 
 
@@ -54,70 +54,144 @@ class EditResult:
         return self.config.to_json()
 
 
+@dataclass
+class EditPlan:
+    """Everything an edit derives from its inputs before the first UNet call (checked by :func:`plan_edit`)."""
+
+    cfg: FateZeroConfig  # resolved: no field left to the model, mask_layers a list of full names
+    target_prompt: str
+    alignment: Alignment  # which source token each target token reads (cross-attention fusion)
+    reweight: torch.Tensor | None  # (tokens,) target cross-attention multipliers, or None
+    blend_idx: list[int]  # source token positions of the blend words (M_t)
+    target_blend_idx: list[int]  # target token positions added to the latent-blend mask
+    mask_override: torch.Tensor | None  # (F, 1, H, W) float: a given mask instead of M_t
+
+
 class EditControl(AttentionControl):
-    """Fuses source attention into the conditional half of a [uncond | cond] batch (see the module docstring)."""
+    """The Attention Blending Block: fuses source attention into the conditional rows of the guided batch.
 
-    def __init__(self, store: AttentionStore, cfg: FateZeroConfig, alignment, reweight: torch.Tensor | None,
-                 blend_idx: list[int], target_blend_idx: list[int], latent_hw, steps: int, explicit: bool = False):
-        super().__init__(store.n_frames, store.temporal, latent_hw, explicit=explicit)
-        self.store, self.cfg, self.alignment, self.reweight = store, cfg, alignment, reweight
-        self.blend_idx, self.target_blend_idx = blend_idx, target_blend_idx
-        self.steps = steps
-        self.source: dict[str, SourceAttention] = {}
-        self.mask_layers: list[str] = []
-        self._masks: dict[tuple[int, int], torch.Tensor] = {}
-        self.target_cross: dict[str, torch.Tensor] = {}  # cond-half cross maps at mask layers (for latent blend)
-        self.mask_override: torch.Tensor | None = None  # (frames, 1, H, W) float: a given mask instead of M_t
+    The batch is [uncond | cond] (F rows each) — or, when the store keeps no attention ("recompute" mode),
+    [source | uncond | cond]: the source rows replay the inversion step's latent with the source prompt in the same
+    UNet call, so each layer computes the source attention and fuses it at once (no store but the latents).
+    The source and unconditional rows run plain; the conditional rows are fused (see the module docstring).
+    """
 
-    # --- per step -----------------------------------------------------------------------------------------------------
-    def begin_step(self, i: int, source: dict[str, SourceAttention]) -> None:
-        self.step, self.source = i, source
+    def __init__(self, store: AttentionStore, plan: EditPlan, latent_hw, steps: int, explicit: bool = False,
+                 temporal_layers: dict | None = None):
+        super().__init__(store.n_frames, store.temporal, latent_hw, explicit=explicit, temporal_layers=temporal_layers)
+        self.store, self.plan, self.cfg, self.steps = store, plan, plan.cfg, steps
+        self.n_source = store.n_frames if store.cache == "recompute" else 0  # source rows in the UNet batch
+        cfg = plan.cfg
+        self.cross_steps = step_range(cfg.cross_replace_steps, steps + 1)  # the reference's cross schedule
+        self.self_steps = step_range(cfg.self_replace_steps, steps)
+        lb = step_range(cfg.latent_blend_steps, steps)
+        self.blend_steps = range(lb.start, max(lb.start, lb.stop - 1))  # reference: start < i + 1 < end
+        selves = store.layer_names("self")
+        self.self_res = max((store.layers[n].resolution for n in selves), default=None)  # M_t kept at this size
+        self.masks: dict[int, np.ndarray] = {}  # edit step -> M_t (F, h, w) bool, for EditResult
+        self.source: dict[str, SourceAttention] = {}  # this step's kept source attention (maps/inputs stores)
+        self.source_step = 0
+        self._masks: dict[tuple[int, int], torch.Tensor | None] = {}  # this step's M_t per query resolution
+        self.target_cross: dict[str, torch.Tensor] = {}  # cond rows' cross maps at the mask layers (latent blend)
+
+    # --- per step (called by the loop) -------------------------------------------------------------------------------
+    def begin_step(self, step: int, t: int) -> None:
+        self.step = step
+        j = self.source_step = self.store.source_step(step)  # the inversion step at the same timestep
+        if int(self.store.timesteps[j]) != int(t):
+            raise RuntimeError(f"edit step {step} (t={t}) would replay source step {j} "
+                               f"(t={self.store.timesteps[j]}): timesteps do not line up")
+        self.source = self.store.source(j) if not self.n_source else {}
         self._masks, self.target_cross = {}, {}
+
+    def extra_rows(self):
+        """Recompute mode: the source rows — z_j of the inversion and the source prompt — run in the same call."""
+        if not self.n_source:
+            return None
+        emb = self.store.embedding.expand(self.n_source, -1, -1)  # (F, tokens, dim)
+        return self.store.latents[self.source_step], emb
+
+    def end_step(self, step: int, z: torch.Tensor) -> torch.Tensor:
+        # 1. keep M_t (at the finest fused self-attention resolution) for the result
+        if self.cfg.fuse_self and step in self.self_steps and self.self_res is not None:
+            m = self.self_mask(tuple(self.self_res))
+            if m is not None:
+                self.masks[step] = m.view(self.n_frames, *self.self_res).bool().cpu().numpy()
+        # 2. optional prompt-to-prompt latent blend: keep the source latent outside the words' mask
+        if self.cfg.latent_blend and step in self.blend_steps:
+            z = self.latent_blend(z)
+        return z
+
+    def mask_maps(self) -> list[torch.Tensor]:
+        """The source cross-attention the masks read this step: (F, 1, hw, tokens) per mask layer."""
+        return [self.store.cross_summary(self.source_step, n) for n in self.cfg.mask_layers]
 
     def self_mask(self, hw: tuple[int, int], like: torch.Tensor | None = None) -> torch.Tensor | None:
         """M_t at query resolution ``hw`` -> (frames, 1, h*w, 1) float, or None (full source self-attention).
 
-        Built once per step and resolution from the stored maps (host memory), then kept on ``like``'s device and
+        Built once per step and resolution from the source cross-attention, then kept on ``like``'s device and
         dtype, so a GPU edit copies it once per step, not once per layer.
         """
         if hw in self._masks:
             return self._masks[hw]
-        cfg = self.cfg
-        if self.mask_override is not None:  # any overlap with the given mask counts at coarse resolutions
-            m = (F.interpolate(self.mask_override, size=hw, mode="area") > 0).float()  # (frames, 1, h, w)
+        cfg, override = self.cfg, self.plan.mask_override
+        if override is not None:  # any overlap with the given mask counts at coarse resolutions
+            m = (F.interpolate(override, size=hw, mode="area") > 0).float()  # (frames, 1, h, w)
+        elif not (cfg.blend_self_attention and self.plan.blend_idx) or cfg.blend_threshold >= 1.0:
+            m = None
         else:
-            if not (cfg.blend_self_attention and self.blend_idx) or cfg.blend_threshold >= 1.0:
-                return None
-            maps = [self.source[n].probabilities() for n in self.mask_layers]
-            res = [self.store.layers[n].resolution for n in self.mask_layers]
-            m = mask_from_maps(maps, res, self.blend_idx, hw, cfg.blend_threshold, cfg.mask_dilation,
-                               cfg.mask_normalise)["mask"].float()  # (frames, h, w)
-        m = m.reshape(m.shape[0], 1, -1, 1)
-        if like is not None:
-            m = m.to(like.device, like.dtype)
+            res = [self.store.layers[n].resolution for n in cfg.mask_layers]
+            m = mask_from_maps(self.mask_maps(), res, self.plan.blend_idx, hw, cfg.blend_threshold,
+                               cfg.mask_dilation, cfg.mask_normalise)["mask"].float()  # (frames, h, w)
+        if m is not None:
+            m = m.reshape(m.shape[0], 1, -1, 1)  # (frames, 1, h*w, 1)
+            if like is not None:
+                m = m.to(like.device, like.dtype)
         self._masks[hw] = m
         return m
 
-    # --- per layer ----------------------------------------------------------------------------------------------------
+    def latent_blend(self, z: torch.Tensor) -> torch.Tensor:
+        """z ← z_src + M (z − z_src), M from the source words' (and target words') cross-attention at the mask
+        layers, thresholded at ``latent_blend_threshold``."""
+        cfg, plan, hw = self.cfg, self.plan, tuple(z.shape[-2:])
+        res = [self.store.layers[n].resolution for n in cfg.mask_layers]
+        mask = torch.zeros(z.shape[0], *hw, dtype=torch.bool)
+        if plan.blend_idx:
+            mask |= mask_from_maps(self.mask_maps(), res, plan.blend_idx, hw, cfg.latent_blend_threshold,
+                                   cfg.mask_dilation, cfg.mask_normalise)["mask"].cpu()
+        if plan.target_blend_idx and self.target_cross:
+            maps = [self.target_cross[n] for n in cfg.mask_layers]
+            mask |= mask_from_maps(maps, res, plan.target_blend_idx, hw, cfg.latent_blend_threshold,
+                                   cfg.mask_dilation, cfg.mask_normalise)["mask"].cpu()
+        z_src = self.store.source_latent_after(self.step).to(z)
+        return z_src + mask[:, None].to(z) * (z - z_src)
+
+    # --- per layer (called by the processors) ------------------------------------------------------------------------
     def attend(self, layer, q, k, v, scale, mask=None):
-        cfg, n = self.cfg, self.n_frames
-        fuse_cross = cfg.fuse_cross and layer.kind == "cross" and in_window(cfg.cross_replace_steps, self.step, self.steps)
-        fuse_self = cfg.fuse_self and layer.kind == "self" and in_window(cfg.self_replace_steps, self.step, self.steps)
-        wants_target_map = cfg.latent_blend and layer.kind == "cross" and layer.name in self.mask_layers
+        cfg, n, s = self.cfg, self.n_frames, self.n_source
+        fuse_cross = cfg.fuse_cross and layer.kind == "cross" and self.step in self.cross_steps
+        fuse_self = cfg.fuse_self and layer.kind == "self" and self.step in self.self_steps
+        wants_target_map = cfg.latent_blend and layer.kind == "cross" and layer.name in cfg.mask_layers
         if not (layer_selected(layer, self.store.max_side) and (fuse_cross or fuse_self or wants_target_map)):
             return super().attend(layer, q, k, v, scale, mask)
-        # split the guided batch: rows [0, n) are unconditional (run plain), rows [n, 2n) conditional (fused)
-        out_u = super().attend(layer, q[:n], k[:n], v[:n], scale, None if mask is None else mask[:n])
-        qc, kc, vc = q[n:], k[n:], v[n:]  # (frames, heads, tokens, d)
-        src = self.source[layer.name]
+        # 1. the source rows (recompute mode) and the unconditional rows run plain
+        out_plain = super().attend(layer, q[:s + n], k[:s + n], v[:s + n], scale,
+                                   None if mask is None else mask[:s + n])
+        if s:  # the source attention of this very call: softmax(q_src k_srcᵀ · scale), never stored
+            src = SourceAttention(scale, q=q[:s], k=k[:s], index=self._index if self.uses_temporal(layer) else None)
+        else:
+            src = self.source[layer.name]
+        # 2. the conditional rows, fused with the source attention
+        qc = q[s + n:]  # (frames, heads, n, d)
+        kc, vc = self.gather(layer, k[s + n:], v[s + n:])  # (frames, heads, refs*m, d)
         if layer.kind == "cross":
-            _, p_edit = explicit_attention(qc, kc, vc, scale, None if mask is None else mask[n:])  # (F, heads, hw, tok)
+            _, p_edit = explicit_attention(qc, kc, vc, scale, None if mask is None else mask[s + n:])  # (F, h, hw, tok)
             if wants_target_map:
                 self.target_cross[layer.name] = p_edit
             if fuse_cross:
-                p = self.alignment.fuse(src.probabilities().to(p_edit), p_edit)
-                if self.reweight is not None:
-                    p = p * self.reweight.to(p)
+                p = self.plan.alignment.fuse(src.probabilities().to(p_edit), p_edit)
+                if self.plan.reweight is not None:
+                    p = p * self.plan.reweight.to(p)
                 out_c = torch.matmul(p, vc)
             else:
                 out_c = torch.matmul(p_edit, vc)
@@ -132,36 +206,67 @@ class EditControl(AttentionControl):
                 p = m * p_edit + (1 - m) * src.probabilities().to(p_edit)
                 out_c = torch.matmul(p, vc)
         else:
-            out_c = super().attend(layer, qc, kc, vc, scale)
-        return torch.cat([out_u, out_c])
+            out_c = AttentionControl.attend(self, layer, qc, k[s + n:], v[s + n:], scale)
+        return torch.cat([out_plain, out_c])
 
 
-def reconstruction_store(pipe, inversion: Inversion, guidance: float, cache: str, progress: bool) -> AttentionStore:
+def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: bool) -> AttentionStore:
     """The prompt-to-prompt way: record the source attention while *reconstructing* from z_T with the source prompt
     (guided like the edit) — the ablation FateZero's inversion attention is compared against."""
-    src_store = inversion.store
-    store = AttentionStore(prompt=inversion.prompt, tokens=src_store.tokens, n_frames=src_store.n_frames,
-                           temporal=src_store.temporal, cache="maps" if cache == "maps" else "inputs",
-                           max_side=src_store.max_side, order="forward", embedding=src_store.embedding,
-                           defaults=src_store.defaults)
-    store._tokenizer = src_store._tokenizer
-    n = src_store.n_frames
-    cond = src_store.embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)
+    pipe = as_pipeline(pipe)
+    src = inversion.store
+    n = src.n_frames
+    keep = "maps" if src.cache == "maps" else "inputs"
+    cond = src.embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
     uncond = encode_prompt(pipe, "").expand(n, -1, -1)
-    sched = ddim_scheduler(pipe, inversion.steps)
     z = inversion.z_T.clone()
-    control = RecordControl(store, tuple(z.shape[-2:]), keep=store.cache, rows=slice(n, 2 * n))
-    latents = []
-    with attention_control(pipe.unet, control):
-        for i, t in enumerate(tqdm(sched.timesteps, desc="reconstruction (source attention)", disable=not progress,
-                                   leave=False)):
-            control.step = i
-            latents.append(z)
-            eps_u, eps_c = pipe.unet(torch.cat([z, z]), t, encoder_hidden_states=torch.cat([uncond, cond])).sample.chunk(2)
-            z = sched.step(eps_u + guidance * (eps_c - eps_u), t, z).prev_sample
-    store.timesteps = [int(t) for t in sched.timesteps]
-    store.latents = latents
-    return store
+    control = RecordControl(n, src.temporal, tuple(z.shape[-2:]), src.max_side, keep=keep, rows=slice(n, 2 * n),
+                            temporal_layers=pipe.temporal_layers)
+    sched = ddim_scheduler(pipe, inversion.steps)
+    latents = ddim_loop(pipe, z, sched, torch.cat([uncond, cond]), control, guidance, progress,
+                        "reconstruction (source attention)")  # steps + 1 latents: the last is this pass's z_0
+    return AttentionStore(prompt=inversion.prompt, tokens=src.tokens, n_frames=n, temporal=src.temporal,
+                          tokenizer=src.tokenizer, cache=keep, max_side=src.max_side, order="forward",
+                          layers=control.selected, timesteps=[int(t) for t in sched.timesteps], latents=latents,
+                          embedding=src.embedding, defaults=src.defaults, data=control.recorded)
+
+
+def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig | None = None,
+              mask: np.ndarray | None = None, **overrides) -> EditPlan:
+    """Check every input of :func:`edit` and derive what the loop needs — before any UNet call."""
+    pipe = as_pipeline(pipe)
+    if not isinstance(inversion, Inversion):
+        raise TypeError(f"inversion must be the Inversion returned by fatezero_lab.invert, got {type(inversion).__name__}")
+    if inversion.store is None:
+        raise ValueError("this inversion recorded no attention (invert(..., record=False)); invert again with record=True")
+    store = inversion.store
+    if store.steps != inversion.steps:
+        raise ValueError(f"the store holds {store.steps} steps but the inversion has {inversion.steps}")
+    check_prompt(pipe, target_prompt, "target_prompt")
+    if config is not None and not isinstance(config, FateZeroConfig):
+        raise TypeError(f"config must be a FateZeroConfig, got {type(config).__name__}")
+    cfg = (config or FateZeroConfig()).replace(**overrides)
+    cfg = cfg.resolved(store.defaults, store)  # the one resolution step: nothing left to the model after it
+    check_mask_args(min(cfg.blend_threshold, 1.0), cfg.mask_dilation, cfg.mask_normalise)
+    missing = sorted(set(cfg.mask_layers) - store.summarised_layers())
+    if missing and cfg.use_inversion_attention and (cfg.blend_words or cfg.target_blend_words):
+        raise ValueError(f"mask_layers {missing} were not kept by this cache='recompute' inversion, which keeps the "
+                         f"mask maps of the model's default mask layers only; leave mask_layers='auto' or invert "
+                         f"with cache='inputs' or 'maps'")
+    tok = pipe.tokenizer
+    override = None
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.ndim != 3 or mask.shape[0] != store.n_frames:
+            raise ValueError(f"mask must have shape (frames={store.n_frames}, height, width), got {mask.shape}")
+        override = torch.from_numpy(mask.astype(np.float32))[:, None]  # (frames, 1, H, W)
+    return EditPlan(
+        cfg=cfg, target_prompt=target_prompt,
+        alignment=align(tok, inversion.prompt, target_prompt, cfg.cross_mode),
+        reweight=reweight_vector(tok, target_prompt, cfg.reweight),
+        blend_idx=sorted({i for w in cfg.blend_words for i in word_token_indices(tok, inversion.prompt, w)}),
+        target_blend_idx=sorted({i for w in cfg.target_blend_words for i in word_token_indices(tok, target_prompt, w)}),
+        mask_override=override)
 
 
 @torch.no_grad()
@@ -174,91 +279,20 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     ``mask`` (frames, H, W) bool replaces the attention-derived M_t in self-attention fusion (an ablation: "what if
     the mask were perfect?" — pass the toy world's true object mask).
     """
-    # 0. check every input before any UNet call
-    if not isinstance(inversion, Inversion):
-        raise TypeError(f"inversion must be the Inversion returned by fatezero_lab.invert, got {type(inversion).__name__}")
-    if inversion.store is None:
-        raise ValueError("this inversion recorded no attention (invert(..., record=False)); invert again with record=True")
-    check_prompt(pipe, target_prompt, "target_prompt")
-    if config is not None and not isinstance(config, FateZeroConfig):
-        raise TypeError(f"config must be a FateZeroConfig, got {type(config).__name__}")
-    cfg = (config or FateZeroConfig()).replace(**overrides) if overrides else (config or FateZeroConfig())
-    store = inversion.store
-    cfg = cfg.resolved(store.defaults)  # the model's measured mask rule where the config leaves it open
-    if store.steps != inversion.steps:
-        raise ValueError(f"the store holds {store.steps} steps but the inversion has {inversion.steps}")
-    tok = pipe.tokenizer
-    blend_idx = sorted({i for w in cfg.blend_words for i in word_token_indices(tok, inversion.prompt, w)})
-    target_blend_idx = sorted({i for w in cfg.target_blend_words for i in word_token_indices(tok, target_prompt, w)})
-    alignment = align(tok, inversion.prompt, target_prompt, cfg.cross_mode)
-    reweight = reweight_vector(tok, target_prompt, cfg.reweight)
-    steps, n = inversion.steps, store.n_frames
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.ndim != 3 or mask.shape[0] != n:
-            raise ValueError(f"mask must have shape (frames={n}, height, width), got {mask.shape}")
-
+    pipe = as_pipeline(pipe)
+    # 0. check every input and resolve the config before any UNet call
+    plan = plan_edit(pipe, inversion, target_prompt, config, mask, **overrides)
+    cfg, n = plan.cfg, inversion.store.n_frames
     # 1. the source attention: the inversion's (FateZero) or a reconstruction pass's (prompt-to-prompt)
-    if not cfg.use_inversion_attention:
-        store = reconstruction_store(pipe, inversion, cfg.guidance, store.cache, progress)
-    mask_layers = (default_mask_layers(store) if cfg.mask_layers == "auto"
-                   else store._choose_layers("cross", cfg.mask_layers))
-
-    # 2. prompts: [uncond | target] for classifier-free guidance
-    cond = encode_prompt(pipe, target_prompt).expand(n, -1, -1)
-    uncond = encode_prompt(pipe, "").expand(n, -1, -1)
-    context = torch.cat([uncond, cond])  # (2F, tokens, dim)
-
-    # 3. denoise from z_T with the Attention Blending Block
-    sched = ddim_scheduler(pipe, steps)
-    z = inversion.z_T.clone()
-    control = EditControl(store, cfg, alignment, reweight, blend_idx, target_blend_idx, tuple(z.shape[-2:]), steps)
-    control.mask_layers = mask_layers
-    if mask is not None:
-        control.mask_override = torch.from_numpy(mask.astype(np.float32))[:, None]  # (frames, 1, H, W)
-    masks: dict[int, np.ndarray] = {}
-    self_res = max((store.layers[n_].resolution for n_ in store.layer_names("self")), default=None)
-    with attention_control(pipe.unet, control):
-        for i, t in enumerate(tqdm(sched.timesteps, desc="FateZero edit", disable=not progress, leave=False)):
-            # 3a. the source attention of the matching step (store step T-1-i for an inversion store)
-            j = store.source_step(i)
-            if int(store.timesteps[j]) != int(t):
-                raise RuntimeError(f"edit step {i} (t={int(t)}) would replay source step {j} "
-                                   f"(t={store.timesteps[j]}): timesteps do not line up")
-            control.begin_step(i, store.source(j))
-            # 3b. guided UNet call; the control fuses attention in the conditional half
-            eps_u, eps_c = pipe.unet(torch.cat([z, z]), t, encoder_hidden_states=context).sample.chunk(2)
-            eps = eps_u + cfg.guidance * (eps_c - eps_u)
-            z = sched.step(eps, t, z).prev_sample
-            if cfg.fuse_self and in_window(cfg.self_replace_steps, i, steps) and self_res is not None:
-                m = control.self_mask(tuple(self_res))
-                if m is not None:
-                    masks[i] = m.view(n, *self_res).bool().cpu().numpy()
-            # 3c. optional prompt-to-prompt latent blend: keep the source latent outside the words' mask
-            if cfg.latent_blend and in_window(cfg.latent_blend_steps, i, steps):
-                z = _latent_blend(control, store, inversion, cfg, z, i, blend_idx, target_blend_idx)
-
-    # 4. decode
-    frames = decode_latents(pipe, z)
-    return EditResult(frames=frames, latents=z, masks=masks, source_prompt=inversion.prompt,
+    store = inversion.store if cfg.use_inversion_attention else reconstruction_store(pipe, inversion, cfg.guidance,
+                                                                                     progress)
+    # 2. denoise from z_T with [uncond | target] guidance; the control is the Attention Blending Block
+    context = torch.cat([encode_prompt(pipe, "").expand(n, -1, -1),
+                         encode_prompt(pipe, target_prompt).expand(n, -1, -1)])  # (2F, tokens, dim)
+    control = EditControl(store, plan, tuple(inversion.z_T.shape[-2:]), inversion.steps,
+                          temporal_layers=pipe.temporal_layers)
+    z = ddim_loop(pipe, inversion.z_T.clone(), ddim_scheduler(pipe, inversion.steps), context, control,
+                  cfg.guidance, progress, "FateZero edit")[-1]
+    # 3. decode
+    return EditResult(frames=decode_latents(pipe, z), latents=z, masks=control.masks, source_prompt=inversion.prompt,
                       target_prompt=target_prompt, config=cfg, source_store=store)
-
-
-def _latent_blend(control: EditControl, store, inversion, cfg, z, i, blend_idx, target_blend_idx):
-    """z ← z_src + M (z − z_src), M from the source words' (and target words') cross-attention at the mask layers."""
-    hw = tuple(z.shape[-2:])
-    layers = control.mask_layers
-    res = [store.layers[n].resolution for n in layers]
-    mask = torch.zeros(z.shape[0], *hw, dtype=torch.bool)
-    if blend_idx:
-        st = mask_from_maps([control.source[n].probabilities() for n in layers], res, blend_idx, hw,
-                            cfg.latent_blend_threshold, cfg.mask_dilation, cfg.mask_normalise)
-        mask |= st["mask"].cpu()
-    if target_blend_idx and control.target_cross:
-        st = mask_from_maps([control.target_cross[n] for n in layers], res, target_blend_idx, hw,
-                            cfg.latent_blend_threshold, cfg.mask_dilation, cfg.mask_normalise)
-        mask |= st["mask"].cpu()
-    z_src = inversion.latents[inversion.steps - 1 - i] if store.order == "reverse" else (
-        store.latents[i + 1] if i + 1 < store.steps else inversion.latents[0])
-    m = mask[:, None].to(z)
-    return z_src.to(z) + m * (z - z_src.to(z))

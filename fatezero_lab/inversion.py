@@ -15,54 +15,95 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, decode_latents, encode_frames,
-                        encode_prompt, psnr, sample, tokens)
-from .processors import AttentionControl, TemporalConfig, attention_control, explicit_attention
-from .store import CACHE_MODES, AttentionStore, SourceAttention, layer_selected
+from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, ddim_loop, decode_latents,
+                        encode_frames, encode_prompt, sample, tokens)
+from .metrics import psnr
+from .models import FateZeroPipeline, as_pipeline
+from .processors import (AttentionControl, LayerInfo, TemporalConfig, attention_control, attention_layers,
+                         explicit_attention)
+from .store import CACHE_MODES, AttentionStore, SourceAttention, cross_summary, layer_selected
+
+KEEPS = ("maps", "inputs", "cross_summary")
 
 
 class RecordControl(AttentionControl):
-    """Inversion's control: at the store's layers, keep what the source attention needs.
+    """Records the source attention at the selected layers (at most ``max_side``² queries) of every step.
 
     ``keep="maps"``: compute attention explicitly and keep the probabilities (the reference behaviour);
-    ``keep="inputs"``: run fused SDPA and keep the queries and (frame-gathered) keys;
-    ``keep=None``: keep nothing (recompute mode: only the layer list is registered).
-    Kept items go to ``store.put`` at ``self.step``, or into ``self.captured`` when ``self.step < 0``.
-    ``rows`` selects the batch rows to record (the conditional half of a guided batch).
+    ``keep="inputs"``: run fused SDPA and keep the queries and per-frame keys that produce them;
+    ``keep="cross_summary"``: keep only the head-mean maps of the ``summary_layers`` that the blending mask reads
+    (recompute mode: the model's default mask layers). ``rows`` selects the batch rows to record (e.g. the conditional half of a guided batch); ``n_tokens`` cuts the
+    summaries to the prompt's own tokens. What it keeps is in ``recorded[step][layer name]`` (on ``device``) and the
+    layers it selected in ``selected`` (UNet order).
     """
 
-    def __init__(self, store: AttentionStore, latent_hw, keep: str | None = "maps", rows: slice = slice(None)):
-        super().__init__(store.n_frames, store.temporal, latent_hw)
-        self.store, self.keep, self.rows = store, keep, rows
-        self.captured: dict[str, SourceAttention] = {}
-        self._raw_k: torch.Tensor | None = None  # this call's keys before the frame gather (inputs mode keeps these)
-
-    def gather(self, layer, k, v):
-        self._raw_k = k  # (B, heads, m, d), per frame
-        return super().gather(layer, k, v)
+    def __init__(self, n_frames: int, temporal, latent_hw, max_side: int, keep: str = "maps",
+                 rows: slice = slice(None), n_tokens: int | None = None, device: str = "cpu",
+                 summary_layers: list[str] | None = None, temporal_layers: dict | None = None):
+        super().__init__(n_frames, temporal, latent_hw, temporal_layers=temporal_layers)
+        if keep not in KEEPS:
+            raise ValueError(f"keep must be one of {list(KEEPS)}, got {keep!r}")
+        self.max_side, self.keep, self.rows, self.n_tokens, self.device = max_side, keep, rows, n_tokens, device
+        self.summary_layers = set(summary_layers or ())
+        self.recorded: dict[int, dict[str, SourceAttention]] = {}
+        self.selected: dict[str, LayerInfo] = {}
 
     def attend(self, layer, q, k, v, scale, mask=None):
-        if not layer_selected(layer, self.store.max_side) or self.keep is None:
-            if layer_selected(layer, self.store.max_side):
-                self.store.layers.setdefault(layer.name, layer)
+        if not layer_selected(layer, self.max_side):
             return super().attend(layer, q, k, v, scale, mask)
-        self.store.layers.setdefault(layer.name, layer)
-        if self.keep == "maps":
-            out, probs = explicit_attention(q, k, v, scale, mask)  # probs (B, heads, n, m)
-            item = SourceAttention(scale, probs=probs[self.rows].detach())
-        else:  # queries and per-frame keys; the reference-frame gather is redone on use (2x smaller for first+previous)
+        self.selected.setdefault(layer.name, layer)
+        if self.keep == "cross_summary" and layer.name not in self.summary_layers:
+            return super().attend(layer, q, k, v, scale, mask)
+        kg, vg = self.gather(layer, k, v)  # (B, heads, refs*m, d)
+        if self.keep == "inputs":  # queries and per-frame keys; the reference-frame gather is redone on use
             out = super().attend(layer, q, k, v, scale, mask)
-            temporal = self.uses_temporal(layer)
-            raw = self._raw_k if temporal else k
-            item = SourceAttention(scale, q=q[self.rows].detach(), k=raw[self.rows].detach(),
-                                   index=self._index if temporal else None)
-        if self.step < 0:
-            self.captured[layer.name] = item
+            index = self._index if self.uses_temporal(layer) else None
+            item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach(), index=index)
         else:
-            self.store.put(self.step, layer, item)
+            out, probs = explicit_attention(q, kg, vg, scale, mask)  # probs (B, heads, n, m)
+            probs = probs[self.rows].detach()
+            item = SourceAttention(scale, probs=probs if self.keep == "maps" else cross_summary(probs, self.n_tokens))
+        self.recorded.setdefault(self.step, {})[layer.name] = item.to(self.device)
         return out
+
+
+def capture_attention(pipe, z: torch.Tensor, t: int, embedding: torch.Tensor, temporal=False, max_side: int = 32,
+                      keep: str = "inputs") -> tuple[dict[str, SourceAttention], dict[str, LayerInfo]]:
+    """Attention of one UNet call ε_θ(z, t, p) at every selected layer -> ({layer: attention}, {layer: info}).
+
+    ``z`` (F, 4, h, w), ``embedding`` (1, tokens, dim). Runs under its own attention control.
+    """
+    pipe = as_pipeline(pipe)
+    control = RecordControl(len(z), temporal, tuple(z.shape[-2:]), max_side, keep=keep,
+                            temporal_layers=pipe.temporal_layers)
+    z = z.to(pipe.unet.device, pipe.unet.dtype)
+    emb = embedding.to(pipe.unet.device, pipe.unet.dtype).expand(len(z), -1, -1)  # (F, tokens, dim)
+    with torch.no_grad(), attention_control(pipe.unet, control):
+        pipe.unet(z, t, encoder_hidden_states=emb)
+    return control.recorded.get(0, {}), control.selected
+
+
+@dataclass
+class SourceRecomputer:
+    """Gives back the source attention of one inversion step on request ("recompute" mode's inspection path).
+
+    Attention at inversion step j is a pure function of (z_j, t_j, p_src), so one more UNet call recomputes it —
+    under its own attention control, never inside another's. Editing does not use this: it runs the source rows in
+    its own guided UNet call (``editing.EditControl``).
+    """
+
+    pipe: FateZeroPipeline
+    latents: list[torch.Tensor]  # z_j the inversion's UNet saw, (F, 4, h, w) each
+    timesteps: list[int]
+    embedding: torch.Tensor  # (1, tokens, dim)
+    temporal: TemporalConfig
+    max_side: int
+
+    def attention(self, step: int) -> dict[str, SourceAttention]:
+        found, _ = capture_attention(self.pipe, self.latents[step], self.timesteps[step], self.embedding,
+                                     self.temporal, self.max_side, keep="inputs")
+        return found
 
 
 @dataclass
@@ -108,10 +149,11 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
         cache: ``"auto"`` (default) picks the fastest mode whose memory estimate fits (see ``memory.py``);
             ``"maps"`` stores every attention probability map of every step (the reference behaviour);
             ``"inputs"`` stores the queries/keys that produce them; ``"recompute"`` stores only the latents and
-            recomputes a step's attention when asked (editing runs one source pass per step).
+            the blending mask's head-mean cross maps (editing recomputes the source attention in its own UNet call).
         max_side: record/edit attention only at layers with at most ``max_side``² query positions (reference: 32).
         record: False runs a plain inversion (no store).
     """
+    pipe = as_pipeline(pipe)
     # 0. check every input before any compute
     frames = check_frames(frames)
     check_prompt(pipe, prompt, "prompt")
@@ -119,8 +161,9 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     temporal = TemporalConfig.parse(temporal)
     if cache != "auto" and cache not in CACHE_MODES:
         raise ValueError(f"cache must be 'auto' or one of {list(CACHE_MODES)}, got {cache!r}")
-    if not isinstance(max_side, int) or max_side < 1:
+    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
+    check_size(pipe, frames)
     if record:  # refuse, with the mode that would fit, rather than be killed for memory halfway
         from .memory import check_fits, choose_cache
 
@@ -128,55 +171,56 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
         if cache == "auto":
             cache = choose_cache(pipe, f, h, w, steps, temporal, max_side)
         check_fits(pipe, f, h, w, steps, cache, temporal, max_side)
-    elif cache == "auto":
-        cache = "recompute"
     # 1. encode the frames and the source prompt
     z = encode_frames(pipe, frames)  # (F, 4, h, w)
     emb = encode_prompt(pipe, prompt)  # (1, tokens, dim)
-    cond = emb.expand(len(z), -1, -1)  # (F, tokens, dim)
-    store = AttentionStore(prompt=prompt, tokens=tokens(pipe, prompt), n_frames=len(z), temporal=temporal,
-                           cache=cache, max_side=max_side, embedding=emb.detach().cpu(),
-                           defaults=dict(getattr(pipe, "fatezero_defaults", {}) or {}))
-    store._tokenizer = pipe.tokenizer
-    control = RecordControl(store, tuple(z.shape[-2:]), keep=None if cache == "recompute" else cache)
-    if not record:
-        control = AttentionControl(len(z), temporal, tuple(z.shape[-2:]))
-    # 2. run DDIM backwards, keeping every latent (and, in maps mode, every attention map)
-    sched = ddim_inverse_scheduler(pipe, steps)
-    latents = [z]
-    with attention_control(pipe.unet, control):
-        for i, t in enumerate(tqdm(sched.timesteps, desc="DDIM inversion", disable=not progress, leave=False)):
-            control.step = i
-            eps = pipe.unet(z, t, encoder_hidden_states=cond).sample
-            z = sched.step(eps, t, z).prev_sample
-            latents.append(z)
-    latents = torch.stack(latents)  # (steps + 1, F, 4, h, w)
-    timesteps = [int(t) for t in sched.timesteps]
+    toks = tokens(pipe, prompt)
+    # 2. run DDIM backwards (no guidance), recording the attention the chosen cache mode keeps
     if record:
-        store.timesteps = timesteps
-        store.latents = [latents[i] for i in range(steps)]  # the z the UNet saw at step i (views, no copies)
-        if cache == "recompute":
-            store._recompute = lambda step: recompute_maps(pipe, store, step)
-    return Inversion(prompt=prompt, frames=frames, latents=latents, timesteps=timesteps,
-                     store=store if record else None, temporal=temporal)
+        keep = "cross_summary" if cache == "recompute" else cache
+        summary = pipe.defaults.mask_layers_for({l.name: l for l in attention_layers(pipe.unet, tuple(z.shape[-2:]))
+                                                 if layer_selected(l, max_side)}, tuple(z.shape[-2:]))
+        control = RecordControl(len(z), temporal, tuple(z.shape[-2:]), max_side, keep=keep, n_tokens=len(toks),
+                                summary_layers=summary, temporal_layers=pipe.temporal_layers)
+    else:
+        control = AttentionControl(len(z), temporal, tuple(z.shape[-2:]), temporal_layers=pipe.temporal_layers)
+    sched = ddim_inverse_scheduler(pipe, steps)
+    latents = torch.stack(ddim_loop(pipe, z, sched, emb.expand(len(z), -1, -1), control, None, progress,
+                                    "DDIM inversion"))  # (steps + 1, F, 4, h, w)
+    timesteps = [int(t) for t in sched.timesteps]
+    # 3. the store: what was recorded, with everything its inspection API needs
+    store = None
+    if record:
+        seen = [latents[i] for i in range(steps)]  # the z the UNet saw at step i (views, no copies)
+        recompute = (SourceRecomputer(pipe, seen, timesteps, emb.detach().cpu(), temporal, max_side)
+                     if cache == "recompute" else None)
+        store = AttentionStore(prompt=prompt, tokens=toks, n_frames=len(z), temporal=temporal, tokenizer=pipe.tokenizer,
+                               cache=cache, max_side=max_side, layers=control.selected, timesteps=timesteps,
+                               latents=seen, embedding=emb.detach().cpu(), defaults=pipe.defaults,
+                               data=control.recorded, recompute=recompute)
+    return Inversion(prompt=prompt, frames=frames, latents=latents, timesteps=timesteps, store=store,
+                     temporal=temporal)
 
 
-@torch.no_grad()
-def recompute_maps(pipe, store: AttentionStore, step: int) -> dict[str, SourceAttention]:
-    """Attention at store step ``step`` is a pure function of (z_step, t_step, p_src): run the UNet once more and
-    capture the queries/keys of every stored layer (maps are formed only if someone asks for them)."""
-    control = RecordControl(store, tuple(store.latents[step].shape[-2:]), keep="inputs")
-    control.step = -1  # capture into control.captured instead of the store
-    z = store.latents[step].to(pipe.unet.device, pipe.unet.dtype)
-    emb = store.embedding.to(pipe.unet.device, pipe.unet.dtype).expand(len(z), -1, -1)
-    with attention_control(pipe.unet, control):
-        pipe.unet(z, store.timesteps[step], encoder_hidden_states=emb)
-    return control.captured
+def check_size(pipe, frames: np.ndarray) -> None:
+    """Refuse frame sizes the UNet cannot bring back to size: H and W must be multiples of the VAE's downsampling
+    times the UNet's (toy: 4·4 = 16 px; SD: 8·8 = 64 px), else its up path crops and the layer grids disagree."""
+    pipe = as_pipeline(pipe)
+    vae_f = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    unet_f = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
+    unit = vae_f * unet_f
+    h, w = frames.shape[1:3]
+    if h % unit or w % unit:
+        raise ValueError(f"frames are {h}x{w}; this model needs height and width that are multiples of {unit} px "
+                         f"(VAE x{vae_f} times UNet x{unet_f}), e.g. {max(unit, h // unit * unit)}x"
+                         f"{max(unit, w // unit * unit)}: use fatezero_lab.video.prepare(..., size=...) or "
+                         f"video.resize_crop")
 
 
 @torch.no_grad()
 def reconstruct(pipe, inversion: Inversion, guidance: float = 1.0, progress: bool = True) -> np.ndarray:
     """Plain DDIM sampling from z_T with the source prompt -> frames; at guidance 1 this undoes the inversion."""
+    pipe = as_pipeline(pipe)
     z0 = sample(pipe, inversion.z_T, inversion.prompt, steps=inversion.steps, guidance=guidance,
                 temporal=inversion.temporal, progress=progress)
     return decode_latents(pipe, z0)

@@ -1,6 +1,6 @@
 """The blending mask M_t: where the edited words live, from the *source* cross-attention of the inversion.
 
-The reference recipe (PAPER.md), each stage one argument here and every intermediate returned:
+The reference recipe (docs/method.md, "The blending mask"), each stage one argument here and every intermediate returned:
 
 1. take the cross-attention of the blend words' tokens at ``layers`` (SD: the five 16×16 cross layers) at step t,
    **sum** over the words' tokens:                       a_l = Σ_{k ∈ words} A_l[..., k]           (frames, heads, hw)
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-NORMALISATIONS = ("max", "minmax")
+from .config import NORMALISATIONS
 
 
 @dataclass
@@ -98,17 +98,8 @@ def check_mask_args(threshold: float, dilation: int, normalise: str) -> None:
 
 
 def default_mask_layers(store) -> list[str]:
-    """The cross layers the recipe averages: the pipeline's measured choice if it ships one (the toy model), else
-    the reference's — every cross layer at 1/4 of the latent resolution (SD v1 at 512²: the five 16×16 layers)."""
-    chosen = getattr(store, "defaults", {}).get("mask_layers") if hasattr(store, "defaults") else None
-    if chosen:
-        return [n for n in chosen if n in store.layers]
-    cross = store.layer_names("cross")
-    side = max(store.layers[n].resolution[0] for n in cross)  # the finest recorded cross layer
-    latent = store.latents[0].shape[-2] if store.latents else side
-    target = max(1, latent // 4)
-    picked = [n for n in cross if store.layers[n].resolution[0] == target]
-    return picked or [n for n in cross if store.layers[n].resolution[0] == side]
+    """The cross layers M_t averages by default for ``store``'s model (:meth:`ModelDefaults.mask_layers_for`)."""
+    return store.defaults.mask_layers_for(store.layers, store.latent_hw)
 
 
 def blend_mask(store, words, step: int, threshold: float | None = None, layers: list[str] | str | None = "auto",
@@ -116,30 +107,27 @@ def blend_mask(store, words, step: int, threshold: float | None = None, layers: 
                ) -> MaskResult:
     """M_t for ``words`` at store step ``step`` (see the module docstring); every stage in the result.
 
-    ``threshold``/``normalise``/``layers`` left at None/"auto" take the model's measured defaults (the toy model
-    ships them), else the reference recipe: max-normalisation, threshold 0.3, the 1/4-resolution cross layers.
+    ``threshold``/``normalise``/``layers`` left at None/"auto" take the store's model defaults
+    (:class:`~fatezero_lab.config.ModelDefaults`: the toy model's measured rule, else the reference recipe:
+    max-normalisation, threshold 0.3, the ¼-resolution cross layers).
     """
-    defaults = getattr(store, "defaults", {}) or {}
-    threshold = defaults.get("blend_threshold", 0.3) if threshold is None else threshold
-    normalise = normalise or defaults.get("mask_normalise", "max")
+    defaults = store.defaults
+    threshold = defaults.blend_threshold if threshold is None else threshold
+    normalise = normalise or defaults.mask_normalise
     words = [words] if isinstance(words, (str, int)) else list(words)
     if not words:
         raise ValueError("blend_mask needs at least one word")
     check_mask_args(threshold, dilation, normalise)
     token_idx = sorted({i for w in words for i in store.token_indices(w)})
-    if layers in (None, "auto"):
-        names = default_mask_layers(store)
-    else:
-        names = store._choose_layers("cross", layers)
+    names = default_mask_layers(store) if layers in (None, "auto") else store.choose_layers("cross", layers)
     if resolution is None:
         selves = store.layer_names("self")
         finest = max((store.layers[n].resolution for n in selves), default=store.layers[names[0]].resolution)
         out_hw = tuple(finest)
     else:
         out_hw = (resolution, resolution) if isinstance(resolution, int) else tuple(resolution)
-    src = store.source(step)
-    st = mask_from_maps([src[n].probabilities() for n in names], [store.layers[n].resolution for n in names], token_idx, out_hw,
-                        threshold, dilation, normalise)
+    st = mask_from_maps([store.cross_summary(step, n) for n in names], [store.layers[n].resolution for n in names],
+                        token_idx, out_hw, threshold, dilation, normalise)
     return MaskResult(words=words, step=step, layers=names, threshold=threshold, normalise=normalise,
                       dilation=dilation, **{k: v.numpy() for k, v in st.items()})
 

@@ -9,7 +9,8 @@ mode           kept per step and layer (frames F, heads h, queries n,        cos
 =============  ==========================================================  =====================================
 ``maps``       A_src: F·h·n·m values                                        none (the maps are read back)
 ``inputs``     Q_src (F·n·C) and per-frame K_src (F·n·C; cross: F·n·C)     none (SDPA on the fly)
-``recompute``  nothing but z_t (F·4·h_lat·w_lat per step)                 one source UNet pass per step
+``recompute``  z_t (F·4·h_lat·w_lat) and, per default mask layer, the      F more rows in each guided UNet call
+               head-mean map M_t reads (F·n·tokens, float32)                ([source | uncond | cond])
 =============  ==========================================================  =====================================
 
 :func:`estimate_memory` counts these bytes from the UNet's layer list (one tiny forward pass, no big allocation)
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .models import as_pipeline
 from .processors import TemporalConfig, attention_layers
 from .store import CACHE_MODES, layer_selected
 
@@ -36,7 +38,8 @@ class MemoryEstimate:
     per_step_bytes: int  # store bytes per step
     working_bytes: int  # peak transient memory beyond the store (UNet activations + one step of attention)
     model_bytes: int  # the pipeline's weights
-    device: str  # where the store lives
+    device: str  # where the working set lives (the UNet's device)
+    store_device: str = "cpu"  # where the store lives (host memory, as in the reference)
 
     @property
     def total_bytes(self) -> int:
@@ -53,12 +56,13 @@ def _dtype_bytes(pipe) -> int:
 
 
 def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cache: str = "maps", temporal=True,
-                    max_side: int = 32, guidance: bool = True) -> MemoryEstimate:
+                    max_side: int = 32, guidance: bool = True, prompt_tokens: int | None = None) -> MemoryEstimate:
     """Estimate the store size and peak working memory of ``invert`` + ``edit`` at this size, before running.
 
     Counts exactly what :mod:`fatezero_lab.store` keeps (per recorded layer and step); the working memory is the
-    UNet's activations for a guided batch of 2·frames (an empirical 28 activations of the widest level per sample,
-    fitted on the toy model and SD's layout) plus, in ``recompute`` mode, one step of captured queries/keys.
+    UNet's activations for a guided batch of 2·frames (3·frames in ``recompute`` mode, whose source rows run in the
+    same call; an empirical 28 activations of the widest level per sample, fitted on the toy model and SD's layout)
+    plus, in ``maps`` mode, the largest single map, which is formed explicitly while recording.
     """
     if cache not in CACHE_MODES:
         raise ValueError(f"cache must be one of {list(CACHE_MODES)}, got {cache!r}")
@@ -70,36 +74,32 @@ def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cach
     refs = temporal.frame_indices(frames).shape[1] if (temporal.enabled and frames > 1) else 1
     tokens = pipe.tokenizer.model_max_length
     b = _dtype_bytes(pipe)
-    per_step_maps = per_step_inputs = 0
-    for layer in attention_layers(pipe.unet, latent_hw=(h, w)):
-        if not layer_selected(layer, max_side):
-            continue
+    layers = {l.name: l for l in attention_layers(pipe.unet, latent_hw=(h, w)) if layer_selected(l, max_side)}
+    mask_layers = set(as_pipeline(pipe).defaults.mask_layers_for(layers, (h, w)))
+    per_step_maps = per_step_inputs = per_step_summary = largest_map = 0
+    for layer in layers.values():
         n = layer.queries
         if layer.kind == "self":
             m = n * (refs if temporal.enabled and layer.channels >= temporal.min_channels else 1)
-            per_step_maps += frames * layer.heads * n * m * b
             per_step_inputs += frames * 2 * n * layer.channels * b  # q and per-frame k
         else:
-            per_step_maps += frames * layer.heads * n * tokens * b
+            m = tokens
             per_step_inputs += frames * (n + tokens) * layer.channels * b
+            if layer.name in mask_layers:  # recompute mode keeps the mask's head-mean maps, float32
+                per_step_summary += frames * n * (prompt_tokens or tokens) * 4
+        per_step_maps += frames * layer.heads * n * m * b
+        largest_map = max(largest_map, frames * layer.heads * n * m * b)
     latent_step = frames * pipe.unet.config.in_channels * h * w * b
-    per_step = {"maps": per_step_maps, "inputs": per_step_inputs, "recompute": 0}[cache] + latent_step
+    per_step = {"maps": per_step_maps, "inputs": per_step_inputs, "recompute": per_step_summary}[cache] + latent_step
     widest = pipe.unet.config.block_out_channels[0]
-    batch = frames * (2 if guidance else 1)
-    activations = 28 * batch * h * w * widest * b
-    working = activations + (per_step_inputs if cache == "recompute" else 0)
+    batch = frames * ((3 if cache == "recompute" else 2) if guidance else 1)
+    working = 28 * batch * h * w * widest * b  # UNet activations
     if cache == "maps":  # the largest single stored map is formed explicitly while recording
-        working += max(per_step_maps // max(1, _count_selected(pipe, h, w, max_side)), 0)
+        working += largest_map
     model = sum(p.numel() * p.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder) for p in m.parameters())
-    device = "cpu"
     embedding = tokens * pipe.unet.config.cross_attention_dim * b
     return MemoryEstimate(cache=cache, store_bytes=per_step * steps + embedding, per_step_bytes=per_step,
-                          working_bytes=working,
-                          model_bytes=model, device=device)
-
-
-def _count_selected(pipe, h, w, max_side) -> int:
-    return sum(layer_selected(l, max_side) for l in attention_layers(pipe.unet, latent_hw=(h, w)))
+                          working_bytes=working, model_bytes=model, device=str(pipe.unet.device))
 
 
 def available_memory(device: str = "cpu") -> int | None:

@@ -16,8 +16,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from .diffusion import psnr
 from .toyworld import judge as _judge
+
+
+def psnr(a, b, mask=None, peak: float = 1.0) -> float:
+    """PSNR in dB, the package's one definition: 10 · log10(peak² / MSE(a, b)).
+
+    ``a``/``b`` are numpy arrays or torch tensors of the same shape, images in [0, peak] (``peak=2`` for the VAE's
+    [-1, 1] range); ``mask`` (broadcastable to ``(…, H, W)``) restricts the mean to some pixels (NaN if empty).
+    """
+    d = (_as_float64(a) - _as_float64(b)) ** 2
+    if mask is not None:
+        m = np.broadcast_to(np.asarray(mask, bool)[..., None], d.shape)
+        if not m.any():
+            return float("nan")
+        mse = d[m].mean()
+    else:
+        mse = d.mean()
+    return float(10 * np.log10(peak ** 2 / max(mse, 1e-12)))
+
+
+def _as_float64(x) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor
+        x = x.detach().float().cpu().numpy()
+    return np.asarray(x, np.float64)
 
 
 def ssim(a: np.ndarray, b: np.ndarray, sigma: float = 1.5, c1: float = 0.01 ** 2, c2: float = 0.03 ** 2) -> float:

@@ -15,7 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from .config import ModelDefaults
 
 TOY = "toy"
 TOY_FOLDER = Path(__file__).parent / "toyworld" / "weights"
@@ -24,6 +27,84 @@ SD_REQUIRED = ("unet", "vae", "text_encoder", "tokenizer")
 
 class ModelNotFoundError(ValueError):
     """Raised when a model name is neither "toy", an existing pipeline folder, nor a reachable hub id."""
+
+
+@dataclass
+class FateZeroPipeline:
+    """A diffusers ``StableDiffusionPipeline`` and the facts fatezero_lab keeps about it, side by side.
+
+    Nothing is hung on the diffusers objects: the per-model facts live here. ``pipe.unet``, ``pipe.vae``,
+    ``pipe.text_encoder``, ``pipe.tokenizer`` and ``pipe.scheduler`` are the diffusers components; any other
+    attribute (``save_pretrained``, ``components`` …) is the diffusers pipeline's own. Every fatezero_lab function also
+    accepts a bare diffusers pipeline and wraps it with the reference defaults (:func:`as_pipeline`).
+    """
+
+    diffusers: object  # the StableDiffusionPipeline (its scheduler a DDIMScheduler with steps_offset=1)
+    defaults: ModelDefaults = field(default_factory=ModelDefaults)  # what an edit's open fields fall back on
+    name: str = ""  # what it was loaded from ("toy", a folder, a hub id)
+    temporal_layers: dict = field(default_factory=dict)  # processor name -> one-shot-tuned temporal attention
+    tuned_on: str | None = None  # the prompt of the clip it was one-shot tuned on (tuning.py), if any
+
+    @property
+    def unet(self):
+        return self.diffusers.unet
+
+    @property
+    def vae(self):
+        return self.diffusers.vae
+
+    @property
+    def text_encoder(self):
+        return self.diffusers.text_encoder
+
+    @property
+    def tokenizer(self):
+        return self.diffusers.tokenizer
+
+    @property
+    def scheduler(self):
+        return self.diffusers.scheduler
+
+    @property
+    def resolution(self) -> tuple[int, int]:
+        """The frame size (H, W) the model was trained at: the UNet's sample size times the VAE's downsampling."""
+        s = self.unet.config.sample_size
+        h, w = (s, s) if isinstance(s, int) else tuple(s)
+        f = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        return h * f, w * f
+
+    @property
+    def is_toy(self) -> bool:
+        """A toy-world model (its tokenizer knows only the toy world's words)."""
+        return len(self.tokenizer.get_vocab()) < 1000
+
+    def to(self, *args, **kwargs) -> "FateZeroPipeline":
+        """Move/cast the diffusers pipeline and the tuned temporal layers together."""
+        self.diffusers.to(*args, **kwargs)
+        for module in self.temporal_layers.values():
+            module.to(*args, **kwargs)
+        return self
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name == "diffusers":  # copy/pickle probe before __init__ ran
+            raise AttributeError(name)
+        return getattr(self.diffusers, name)
+
+    def __repr__(self) -> str:
+        tuned = f", tuned_on={self.tuned_on!r}" if self.tuned_on else ""
+        return (f"FateZeroPipeline(name={self.name!r}, resolution={self.resolution}, device={self.unet.device}, "
+                f"dtype={self.unet.dtype}, defaults={self.defaults.source!r}{tuned})")
+
+
+def as_pipeline(pipe) -> FateZeroPipeline:
+    """``pipe`` itself if it is a :class:`FateZeroPipeline`, else a bare diffusers pipeline wrapped with the
+    reference defaults."""
+    if isinstance(pipe, FateZeroPipeline):
+        return pipe
+    if not all(hasattr(pipe, c) for c in ("unet", "vae", "text_encoder", "tokenizer", "scheduler")):
+        raise TypeError(f"pipe must be a pipeline from fatezero_lab.load_pipeline (or a diffusers "
+                        f"StableDiffusionPipeline), got {type(pipe).__name__}")
+    return FateZeroPipeline(pipe)
 
 
 def default_device() -> str:
@@ -88,8 +169,10 @@ def _quiet_loading():
             tlog.enable_progress_bar()
 
 
-def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtype=None, local_files_only: bool | None = None):
-    """Load ``name`` as a ``StableDiffusionPipeline`` with a DDIM scheduler (``steps_offset=1``), ready for FateZero.
+def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtype=None,
+                  local_files_only: bool | None = None) -> FateZeroPipeline:
+    """Load ``name`` as a ``StableDiffusionPipeline`` with a DDIM scheduler (``steps_offset=1``), ready for FateZero,
+    wrapped in a :class:`FateZeroPipeline` with the model's defaults.
 
     Args:
         name: ``"toy"`` (the shipped toy model), a local pipeline folder, or a hub id such as
@@ -129,25 +212,13 @@ def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtyp
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, steps_offset=1, clip_sample=False,
                                                set_alpha_to_one=False)
     pipe.set_progress_bar_config(disable=True)
-    pipe.fatezero_defaults = pipeline_defaults(path if is_local else None)
-    return pipe.to(device)
-
-
-def pipeline_defaults(folder: str | None) -> dict:
-    """Measured FateZero defaults a pipeline folder ships in ``toy_model.json`` (the toy model's mask layers and
-    rule); empty for Stable Diffusion, which uses the reference recipe."""
-    if folder is None:
-        return {}
-    meta = Path(folder) / "toy_model.json"
-    if not meta.exists():
-        return {}
-    import json
-
-    return dict(json.loads(meta.read_text()).get("fatezero_defaults", {}))
+    defaults = ModelDefaults.from_folder(path if is_local else None)
+    return FateZeroPipeline(pipe.to(device), defaults, name=str(name))
 
 
 def model_summary(pipe) -> dict:
     """Parameter counts and the layout facts FateZero cares about (latent size, attention layers)."""
+    pipe = as_pipeline(pipe)
     unet = pipe.unet
     procs = unet.attn_processors
     return {
@@ -190,7 +261,6 @@ def random_sd_pipeline(seed: int = 0, text_layers: int = 12, dtype=None):
                                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
     pipe = assemble_pipeline(vae, text, tok, unet, build_scheduler())
     pipe.set_progress_bar_config(disable=True)
-    pipe.fatezero_defaults = {}
     if dtype is not None:
         pipe.to(dtype=dtype)
-    return pipe
+    return FateZeroPipeline(pipe, ModelDefaults(), name="random SD v1.x architecture")

@@ -142,19 +142,35 @@ def gather_frames(x: torch.Tensor, n_frames: int, index: torch.Tensor) -> torch.
 class AttentionControl:
     """Plain attention (fused SDPA), with optional spatial-temporal self-attention. Base of every control.
 
-    Subclasses override :meth:`attend` (and may use ``self.step``, which the sampling loops set).
+    A control is the one variation point of the guided DDIM loop (``diffusion.ddim_loop``): the loop calls
+    :meth:`begin_step` before each UNet call, prepends :meth:`extra_rows` to the UNet batch, and passes the new latent
+    through :meth:`end_step`; the processors call :meth:`attend` for every attention layer. Subclasses override these.
     """
 
     def __init__(self, n_frames: int, temporal: TemporalConfig | bool | str | None = False,
-                 latent_hw: tuple[int, int] | None = None, explicit: bool = False):
+                 latent_hw: tuple[int, int] | None = None, explicit: bool = False,
+                 temporal_layers: dict | None = None):
         self.n_frames = n_frames
         self.temporal = TemporalConfig.parse(temporal)
         self.latent_hw = latent_hw  # (h, w) of the UNet input; used to name each layer's resolution
         self.explicit = explicit  # True: use the explicit-softmax path everywhere (for equivalence tests)
-        self.step = 0
+        self.temporal_layers = dict(temporal_layers or {})  # one-shot-tuned temporal attention per self layer
+        self.step = 0  # the loop's current step (begin_step)
         self.layers: dict[str, LayerInfo] = {}
-        self.temporal_layers: dict | None = None  # tuned temporal attention per self-attn layer (tuning.py), if any
-        self._index = self.temporal.frame_indices(n_frames)
+        self._index = self.temporal.frame_indices(n_frames)  # (frames, refs)
+
+    # --- called by the loop ------------------------------------------------------------------------------------------
+    def begin_step(self, step: int, t: int) -> None:
+        """Before the UNet call of loop step ``step`` (timestep ``t``)."""
+        self.step = step
+
+    def extra_rows(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Latents and prompt embeddings to run in the same UNet call, before the loop's own rows (or None)."""
+        return None
+
+    def end_step(self, step: int, z: torch.Tensor) -> torch.Tensor:
+        """After the scheduler step: may adjust the new latent ``z`` (F, 4, h, w) and record per-step results."""
+        return z
 
     # --- called by the processor -----------------------------------------------------------------------------------
     def register(self, layer: LayerInfo, attn, n_queries: int, channels: int) -> None:
@@ -163,7 +179,7 @@ class AttentionControl:
             if self.latent_hw is not None:
                 h, w = self.latent_hw
                 f = max(1, round(math.sqrt(h * w / n_queries)))
-                layer.resolution = (h // f, w // f)
+                layer.resolution = (-(-h // f), -(-w // f))  # the UNet rounds odd sizes up (ceil division)
             else:
                 s = int(math.isqrt(n_queries))
                 layer.resolution = (s, n_queries // max(s, 1))
@@ -174,12 +190,16 @@ class AttentionControl:
                 and layer.channels >= self.temporal.min_channels)
 
     def gather(self, layer: LayerInfo, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Spatial-temporal self-attention: per-frame keys/values (B, heads, m, d) -> (B, heads, refs*m, d)."""
         if not self.uses_temporal(layer):
             return k, v
         return gather_frames(k, self.n_frames, self._index), gather_frames(v, self.n_frames, self._index)
 
     def attend(self, layer: LayerInfo, q, k, v, scale: float, mask=None) -> torch.Tensor:
-        """q (B, heads, n, d), k/v (B, heads, m, d) -> (B, heads, n, d)."""
+        """q (B, heads, n, d), per-frame k/v (B, heads, m, d) -> (B, heads, n, d); gathers reference frames first."""
+        k, v = self.gather(layer, k, v)  # (B, heads, refs*m, d)
+        if mask is not None and mask.shape[-1] != k.shape[2]:
+            raise ValueError("attention masks are not supported together with spatial-temporal attention")
         if self.explicit:
             return explicit_attention(q, k, v, scale, mask)[0]
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
@@ -226,19 +246,15 @@ class FateZeroAttnProcessor:
         layer = self.layer
         self.control.register(layer, attn, n, inner)
 
-        # 2. spatial-temporal self-attention: keys/values from the reference frames
-        k, v = self.control.gather(layer, k, v)  # (B, heads, refs*m, d) for self-attention
-        if attention_mask is not None and attention_mask.shape[-1] != k.shape[2]:
-            raise ValueError("attention masks are not supported together with spatial-temporal attention")
-
-        # 3. attention, as the control decides (plain / record / fuse)
+        # 2. attention, as the control decides (plain / record / fuse); for spatial-temporal self-attention the
+        #    control gathers the keys/values of each frame's reference frames (AttentionControl.gather)
         out = self.control.attend(layer, q, k, v, attn.scale, attention_mask)  # (B, heads, n, d)
 
-        # 4. merge heads, output projection, residual — as AttnProcessor2_0
+        # 3. merge heads, output projection, residual — as AttnProcessor2_0
         out = out.transpose(1, 2).reshape(batch, -1, attn.heads * d).to(q.dtype)
         out = attn.to_out[1](attn.to_out[0](out))
-        # 5. a one-shot-tuned model's temporal attention, as a parallel branch (zero at initialisation)
-        extra = (self.control.temporal_layers or {}).get(layer.name) if layer.kind == "self" else None
+        # 4. a one-shot-tuned model's temporal attention, as a parallel branch (zero at initialisation)
+        extra = self.control.temporal_layers.get(layer.name) if layer.kind == "self" else None
         if extra is not None:
             out = out + extra(h_in, self.control.n_frames)
         if input_ndim == 4:
@@ -255,9 +271,7 @@ def attention_control(unet, control: AttentionControl):
     The originals come back after success, an exception, or a KeyboardInterrupt in the middle of a loop.
     """
     original = dict(unet.attn_processors)
-    if control.temporal_layers is None:  # layers added by one-shot tuning live beside the UNet (tuning.py)
-        control.temporal_layers = getattr(unet, "_fatezero_temporal", None) or {}
-    # set_attn_processor consumes the dict it is given (FACTS.md): always build a fresh one.
+    # set_attn_processor consumes the dict it is given (docs/method.md, "Measured facts"): always build a fresh one.
     unet.set_attn_processor({name: FateZeroAttnProcessor(name, control) for name in original})
     try:
         yield control

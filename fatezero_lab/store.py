@@ -5,9 +5,11 @@ which word) and spatial-temporal self-attention s_t^src (which pixel reads which
 fuse it into the editing pass. A store holds, for every inversion step j:
 
 - the latent z_j that the UNet saw, its timestep t_j and the source prompt embedding (always: they are tiny), and
-- depending on ``cache``: the attention probability maps themselves (``"maps"``, the reference behaviour), or
-  nothing more (``"recompute"``: a map is recomputed on request from (z_j, t_j, p_src), because attention at a
-  step is a pure function of those three).
+- depending on ``cache``: the attention probability maps themselves (``"maps"``, the reference behaviour), the
+  queries and keys that produce them (``"inputs"``), or only the small head-averaged cross-attention maps that the
+  blending mask needs (``"recompute"``: every other map is recomputed on request from (z_j, t_j, p_src) by a
+  :class:`~fatezero_lab.inversion.SourceRecomputer`, because attention at a step is a pure function of those three;
+  editing instead runs the source rows in its own UNet call).
 
 Either way, ``store.maps(step)`` returns every recorded layer's probabilities for that step, and the helpers below
 (``cross_attention``, ``self_attention``) turn them into pictures: ``(frames, h, w)`` arrays.
@@ -18,12 +20,13 @@ Shapes: cross maps ``(frames, heads, h*w, tokens)``; self maps ``(frames, heads,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import ModelDefaults
 from .processors import LayerInfo, TemporalConfig, gather_frames
 from .prompts import word_spans, word_token_indices
 
@@ -74,9 +77,23 @@ def layer_selected(layer: LayerInfo, max_side: int) -> bool:
     return layer.resolution[0] <= max_side and layer.resolution[1] <= max_side
 
 
+def cross_summary(probs: torch.Tensor, n_tokens: int | None = None) -> torch.Tensor:
+    """What the blending mask reads of a cross-attention map: the mean over heads, the prompt's own tokens.
+
+    (frames, heads, hw, tokens) -> (frames, 1, hw, n_tokens) float32.
+    """
+    return probs.float().mean(1, keepdim=True)[..., :n_tokens]
+
+
+class Recomputer(Protocol):
+    """Anything that gives back one store step's source attention (``inversion.SourceRecomputer``)."""
+
+    def attention(self, step: int) -> dict[str, SourceAttention]: ...
+
+
 @dataclass
 class AttentionStore:
-    """Recorded source attention of one inversion (or reconstruction) pass.
+    """Recorded source attention of one inversion (or reconstruction) pass, built once the pass is over.
 
     ``order`` says how editing step i finds its source step: ``"reverse"`` (inversion: step T-1-i, the same
     timestep) or ``"forward"`` (a reconstruction pass from z_T: step i).
@@ -86,45 +103,67 @@ class AttentionStore:
     tokens: list[str]  # its tokens as the UNet sees them (BOS ... EOS), without padding
     n_frames: int
     temporal: TemporalConfig  # the spatial-temporal setting the maps were recorded with
+    tokenizer: object = field(default=None, repr=False)  # maps the prompt's words to token positions
     cache: str = "maps"  # one of CACHE_MODES
     max_side: int = 32  # layers with at most max_side² queries are recorded
     order: str = "reverse"
     layers: dict[str, LayerInfo] = field(default_factory=dict)  # recorded layers, in UNet order
     timesteps: list[int] = field(default_factory=list)  # timestep of each recorded step
-    latents: list[torch.Tensor] = field(default_factory=list)  # z the UNet saw at each step, (frames, 4, h, w)
+    latents: list[torch.Tensor] = field(default_factory=list)  # z the UNet saw at each step, (frames, 4, h, w);
+    #   a "forward" store also keeps its pass's final z_0 (steps + 1 entries)
     embedding: torch.Tensor | None = None  # (1, tokens, dim) source prompt embedding
-    defaults: dict = field(default_factory=dict)  # the pipeline's measured mask defaults (toy model), if any
+    defaults: ModelDefaults = field(default_factory=ModelDefaults)  # the model's mask rule (blend_mask's defaults)
+    data: dict[int, dict[str, SourceAttention]] = field(default_factory=dict, repr=False)  # step -> layer -> kept;
+    #   in "recompute" mode only the summaries (cross_summary) of the model's default mask layers
+    recompute: Recomputer | None = field(default=None, repr=False)  # "recompute" mode: gives back a step's attention
     device: str = "cpu"  # where stored maps/inputs live (host memory, as in the reference)
-    _data: dict[int, dict[str, SourceAttention]] = field(default_factory=dict, repr=False)
-    _tokenizer: object = field(default=None, repr=False)
-    _recompute: Callable[[int], dict[str, SourceAttention]] | None = field(default=None, repr=False)
-    _cache_step: int | None = field(default=None, repr=False)
+    _cache_step: int | None = field(default=None, repr=False)  # recompute mode: the last recomputed step
     _cache: dict[str, SourceAttention] | None = field(default=None, repr=False)
-
-    # --- recording ---------------------------------------------------------------------------------------------------
-    def put(self, step: int, layer: LayerInfo, attention: SourceAttention) -> None:
-        """Keep ``layer``'s source attention at ``step`` (maps or inputs mode), on ``self.device``."""
-        self._data.setdefault(step, {})[layer.name] = attention.to(self.device)
 
     # --- access ------------------------------------------------------------------------------------------------------
     @property
     def steps(self) -> int:
         return len(self.timesteps)
 
+    @property
+    def latent_hw(self) -> tuple[int, int]:
+        return tuple(self.latents[0].shape[-2:])
+
     def source_step(self, edit_step: int) -> int:
         """The store step that editing step ``edit_step`` replays (reverse order for an inversion store)."""
         return self.steps - 1 - edit_step if self.order == "reverse" else edit_step
+
+    def source_latent_after(self, edit_step: int) -> torch.Tensor:
+        """The source trajectory's latent at the timestep editing step ``edit_step`` ends at (latent blend's z_src)."""
+        j = self.source_step(edit_step)
+        return self.latents[j] if self.order == "reverse" else self.latents[j + 1]
 
     def source(self, step: int) -> dict[str, SourceAttention]:
         """Every recorded layer's source attention at ``step`` (recomputed on request in recompute mode)."""
         self._check_step(step)
         if self.cache != "recompute":
-            return self._data[step]
+            return self.data[step]
         if self._cache_step != step:
-            if self._recompute is None:
-                raise RuntimeError("this store keeps no attention and has no model attached to recompute it")
-            self._cache, self._cache_step = self._recompute(step), step
+            if self.recompute is None:
+                raise RuntimeError("this store keeps no attention and has no recomputer to give it back")
+            self._cache, self._cache_step = self.recompute.attention(step), step
         return self._cache
+
+    def cross_summary(self, step: int, name: str) -> torch.Tensor:
+        """The blending mask's view of cross layer ``name`` at ``step``: (frames, 1, hw, tokens), head-averaged.
+
+        Kept as such for the default mask layers in recompute mode (no UNet call); computed from the kept (or, for
+        other layers in recompute mode, recomputed) maps otherwise.
+        """
+        self._check_step(step)
+        kept = self.data.get(step, {}).get(name) if self.cache == "recompute" else None
+        if kept is not None:
+            return kept.probs
+        return cross_summary(self.source(step)[name].probabilities())
+
+    def summarised_layers(self) -> set[str]:
+        """Recompute mode: the cross layers whose mask summaries are kept (the others need a recompute pass)."""
+        return set(self.data.get(0, {})) if self.cache == "recompute" else set(self.layer_names("cross"))
 
     def maps(self, step: int) -> dict[str, torch.Tensor]:
         """Every recorded layer's attention probabilities at ``step``, materialised lazily in inputs/recompute mode."""
@@ -135,8 +174,9 @@ class AttentionStore:
         return self.source(step)[name].probabilities()
 
     def nbytes(self) -> int:
-        """Bytes held by the store (maps or attention inputs, latents, embedding) — not counting a recompute cache."""
-        n = sum(sa.nbytes() for d in self._data.values() for sa in d.values())
+        """Bytes held by the store (maps, attention inputs or mask summaries, latents, embedding) — not counting a
+        recompute cache."""
+        n = sum(sa.nbytes() for d in self.data.values() for sa in d.values())
         n += sum(t.numel() * t.element_size() for t in self.latents)
         if self.embedding is not None:
             n += self.embedding.numel() * self.embedding.element_size()
@@ -156,11 +196,33 @@ class AttentionStore:
                 if (kind is None or l.kind == kind) and (resolution is None or l.resolution == tuple(resolution))
                 and (place is None or l.place == place)]
 
+    def choose_layers(self, kind: str, layers=None) -> list[str]:
+        """Full names of ``layers`` (full or short names) of ``kind``; None = every ``kind`` layer at the finest
+        recorded resolution. An unknown name raises ValueError listing the recorded ones."""
+        valid = self.layer_names(kind)
+        if not valid:
+            raise ValueError(f"the store recorded no {kind}-attention layers")
+        if layers is None:
+            finest = max(self.layers[n].queries for n in valid)
+            return [n for n in valid if self.layers[n].queries == finest]
+        layers = [layers] if isinstance(layers, str) else list(layers)
+        by_short = {self.layers[n].short: n for n in valid}
+        out = []
+        for l in layers:
+            if l in self.layers and self.layers[l].kind == kind:
+                out.append(l)
+            elif l in by_short:
+                out.append(by_short[l])
+            else:
+                raise ValueError(f"{l!r} is not a recorded {kind}-attention layer; choose from: "
+                                 f"{', '.join(by_short)}")
+        return out
+
     def words(self) -> list[str]:
-        return [w for w, _ in word_spans(self._tokenizer, self.prompt)] if self._tokenizer is not None else []
+        return [w for w, _ in word_spans(self.tokenizer, self.prompt)] if self.tokenizer is not None else []
 
     def token_indices(self, word: str | int) -> list[int]:
-        return word_token_indices(self._tokenizer, self.prompt, word)
+        return word_token_indices(self.tokenizer, self.prompt, word)
 
     # --- inspection --------------------------------------------------------------------------------------------------
     def cross_attention(self, word: str | int | list, step: int | list[int] | None = None,
@@ -174,15 +236,18 @@ class AttentionStore:
         """
         words = word if isinstance(word, list) else [word]
         idx = sorted({i for w in words for i in self.token_indices(w)})
-        names = self._choose_layers("cross", layers)
+        names = self.choose_layers("cross", layers)
         out_hw = (resolution, resolution) if isinstance(resolution, int) else resolution
         out_hw = out_hw or self.layers[names[0]].resolution
         acc = None
         for s in self._steps(step):
-            src = self.source(s)
             for name in names:
-                a = src[name].probabilities().float()  # (frames, heads, hw, tokens)
-                a = a[:, self._heads(heads, a.shape[1])].mean(1)[..., idx].sum(-1)  # (frames, hw)
+                if heads is None:  # the head-mean summary: no recompute needed in recompute mode
+                    a = self.cross_summary(s, name)[:, 0]  # (frames, hw, tokens)
+                else:
+                    a = self.source(s)[name].probabilities().float()  # (frames, heads, hw, tokens)
+                    a = a[:, self._heads(heads, a.shape[1])].mean(1)
+                a = a[..., idx].sum(-1)  # (frames, hw)
                 a = _to_grid(a, self.layers[name].resolution, out_hw)  # (frames, H, W)
                 acc = a if acc is None else acc + a
         return (acc / (len(self._steps(step)) * len(names))).numpy()
@@ -194,7 +259,7 @@ class AttentionStore:
         ``query`` is in the layer's own grid coordinates; the result has one map per reference frame (for
         spatial-temporal attention, e.g. the first and the previous frame) and sums to 1 over all of them.
         """
-        names = self._choose_layers("self", [layer] if layer else None)
+        names = self.choose_layers("self", [layer] if layer else None)
         name = names[0]
         info = self.layers[name]
         h, w = info.resolution
@@ -241,26 +306,6 @@ class AttentionStore:
         if any(not 0 <= h < n for h in hs):
             raise ValueError(f"heads {hs} outside 0..{n - 1}")
         return hs
-
-    def _choose_layers(self, kind: str, layers) -> list[str]:
-        valid = self.layer_names(kind)
-        if not valid:
-            raise ValueError(f"the store recorded no {kind}-attention layers")
-        if layers is None:
-            finest = max(self.layers[n].queries for n in valid)
-            return [n for n in valid if self.layers[n].queries == finest]
-        layers = [layers] if isinstance(layers, str) else list(layers)
-        by_short = {self.layers[n].short: n for n in valid}
-        out = []
-        for l in layers:
-            if l in self.layers and self.layers[l].kind == kind:
-                out.append(l)
-            elif l in by_short:
-                out.append(by_short[l])
-            else:
-                raise ValueError(f"{l!r} is not a recorded {kind}-attention layer; choose from: "
-                                 f"{', '.join(by_short)}")
-        return out
 
 
 def _to_grid(a: torch.Tensor, hw: tuple[int, int], out_hw: tuple[int, int]) -> torch.Tensor:

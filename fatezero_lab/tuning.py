@@ -27,6 +27,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .models import FateZeroPipeline, as_pipeline
+
 TRAINABLE_PATTERNS = (r"\.attn1\.to_q\.", r"\.attn2\.to_q\.")
 
 
@@ -57,16 +59,18 @@ class TemporalAttention(nn.Module):
 
 
 def add_temporal_layers(pipe) -> nn.ModuleDict:
-    """Create one zero-initialised TemporalAttention per self-attention layer and attach them to ``pipe``."""
+    """Create one zero-initialised TemporalAttention per self-attention layer; they live in
+    ``pipe.temporal_layers`` (a :class:`~fatezero_lab.models.FateZeroPipeline` field), beside the UNet — its own
+    weights and state_dict stay untouched, and every control hands them to the processors."""
     from .processors import attention_layers
 
+    if not isinstance(pipe, FateZeroPipeline):
+        raise TypeError("add_temporal_layers needs a FateZeroPipeline (fatezero_lab.load_pipeline or "
+                        "fatezero_lab.as_pipeline(diffusers_pipeline)): the layers live in its temporal_layers")
     layers = [l for l in attention_layers(pipe.unet) if l.kind == "self"]
     mods = nn.ModuleDict({_key(l.name): TemporalAttention(l.channels, l.heads) for l in layers})
     mods.to(pipe.unet.device, pipe.unet.dtype)
-    pipe.fatezero_temporal_layers = mods
-    # a plain dict attribute (not a registered submodule): the UNet's own weights and state_dict stay untouched,
-    # and attention_control() hands these layers to the processors
-    pipe.unet._fatezero_temporal = {k.replace("__", "."): m for k, m in mods.items()}
+    pipe.temporal_layers = {k.replace("__", "."): m for k, m in mods.items()}
     return mods
 
 
@@ -75,9 +79,15 @@ def _key(name: str) -> str:
 
 
 def temporal_layers(pipe) -> dict[str, nn.Module]:
-    """{processor name: TemporalAttention} attached to ``pipe`` by tuning (empty for a base model)."""
-    mods = getattr(pipe, "fatezero_temporal_layers", None)
-    return {} if mods is None else {k.replace("__", "."): m for k, m in mods.items()}
+    """{processor name: TemporalAttention} of a tuned pipeline (empty for a base model)."""
+    return dict(as_pipeline(pipe).temporal_layers)
+
+
+def _own_copy(pipe):
+    """A pipeline that shares the VAE and text encoder with ``pipe`` but owns a copy of its UNet."""
+    inner = copy.copy(pipe.diffusers)  # shallow: share VAE/text encoder
+    inner.unet = copy.deepcopy(pipe.unet)
+    return FateZeroPipeline(inner, pipe.defaults, name=pipe.name)
 
 
 @dataclass
@@ -104,6 +114,7 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     from .diffusion import check_frames, check_prompt, encode_frames, encode_prompt
     from .processors import AttentionControl, attention_control
 
+    pipe = as_pipeline(pipe)
     frames = check_frames(frames)
     check_prompt(pipe, prompt)
     if not isinstance(steps, int) or steps < 1:
@@ -114,8 +125,7 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
 
     t0 = time.time()
     if copy_pipe:
-        pipe = copy.copy(pipe)  # shallow: share VAE/text encoder, own a UNet copy
-        pipe.unet = copy.deepcopy(pipe.unet)
+        pipe = _own_copy(pipe)
     unet = pipe.unet
     mods = add_temporal_layers(pipe)
     unet.requires_grad_(False)
@@ -129,7 +139,7 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     emb = encode_prompt(pipe, prompt).expand(len(z0), -1, -1)
     acp = pipe.scheduler.alphas_cumprod.to(z0.device)
     g = torch.Generator().manual_seed(seed)
-    control = AttentionControl(len(z0), temporal, tuple(z0.shape[-2:]))
+    control = AttentionControl(len(z0), temporal, tuple(z0.shape[-2:]), temporal_layers=pipe.temporal_layers)
     report = TuneReport(steps=steps, trainable=names + [f"temporal.{k}" for k in mods.keys()])
     unet.train()
     with attention_control(unet, control):
@@ -148,7 +158,7 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     unet.requires_grad_(False)
     mods.requires_grad_(False)
     report.seconds = time.time() - t0
-    pipe.fatezero_tuned_on = prompt
+    pipe.tuned_on = prompt
     return pipe, report
 
 
@@ -156,9 +166,11 @@ def save_tuned(pipe, path: str | Path) -> Path:
     """Save the tuned tensors (the to_q weights and the temporal layers) as one safetensors file."""
     from safetensors.torch import save_file
 
+    pipe = as_pipeline(pipe)
     state = {n: p.detach().cpu().contiguous() for n, p in pipe.unet.named_parameters()
              if any(re.search(pat, n) for pat in TRAINABLE_PATTERNS)}
-    for k, v in getattr(pipe, "fatezero_temporal_layers", nn.ModuleDict()).state_dict().items():
+    mods = nn.ModuleDict({_key(k): m for k, m in pipe.temporal_layers.items()})
+    for k, v in mods.state_dict().items():
         state[f"temporal.{k}"] = v.detach().cpu().contiguous()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,9 +183,9 @@ def load_tuned(pipe, path: str | Path, copy_pipe: bool = True):
     from safetensors.torch import load_file
 
     state = load_file(str(path))
+    pipe = as_pipeline(pipe)
     if copy_pipe:
-        pipe = copy.copy(pipe)
-        pipe.unet = copy.deepcopy(pipe.unet)
+        pipe = _own_copy(pipe)
     mods = add_temporal_layers(pipe)
     mods.load_state_dict({k[len("temporal."):]: v for k, v in state.items() if k.startswith("temporal.")})
     unet_state = {k: v for k, v in state.items() if not k.startswith("temporal.")}

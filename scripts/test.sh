@@ -9,7 +9,7 @@ export HF_HUB_OFFLINE=1 FZ_FAST=1 MPLBACKEND=Agg PYTHONUNBUFFERED=1
 # Slow tests (a full-size SD v1.x UNet with random weights, ~1 min) run in CI; set FZ_SLOW=1 to run them locally.
 if [ "${CI:-}" = "true" ]; then export FZ_SLOW="${FZ_SLOW:-1}"; fi
 shopt -s nullglob
-notebooks=(notebooks/*.ipynb)
+notebooks=(notebooks/*.ipynb)  # not the paired notebooks/*.py: tests/test_notebooks_clean.py checks the pairs match
 # Two pytest processes: the tests, then the notebooks (nbmake), so that no state a test leaves in its process
 # (threads, signal handlers, forked workers) reaches the notebook kernels — in one process they stalled (kernel and
 # client both idle) after the tests had run. A notebook gets 300 s (fast mode needs < 40 s here). The script fails if

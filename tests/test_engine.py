@@ -185,18 +185,18 @@ def test_config_roundtrip_and_result(tiny_pipe, small_inversion):
     cfg = fz.FateZeroConfig.from_json(out.config.to_json())
     assert cfg == out.config
     assert fz.FateZeroConfig.from_yaml(out.config.to_yaml()) == out.config
-    assert set(out.masks) == {0, 1, 2}  # self_replace_steps 0.6 of 4 steps: steps 0..2 use M_t
+    assert set(out.masks) == {0, 1}  # self_replace_steps 0.6 of 4 steps: int(0.6·4) = 2, steps 0..1 use M_t (reference)
 
 
 def test_config_fields_left_to_the_model_resolve_from_its_defaults():
     cfg = fz.FateZeroConfig()
-    sd = cfg.resolved({})  # Stable Diffusion: the reference's values
+    sd = cfg.resolved(fz.ModelDefaults())  # Stable Diffusion: the reference's values
     assert (sd.cross_replace_steps, sd.cross_mode, sd.blend_threshold, sd.mask_normalise) == ((0.0, 0.8), "refine",
                                                                                               0.3, "max")
-    toy = cfg.resolved({"cross_replace_steps": 0.5, "cross_mode": "auto", "blend_threshold": 0.4})
+    toy = cfg.resolved(fz.ModelDefaults(cross_replace_steps=0.5, cross_mode="auto", blend_threshold=0.4))
     assert (toy.cross_replace_steps, toy.cross_mode, toy.blend_threshold) == ((0.0, 0.5), "auto", 0.4)
-    mine = cfg.replace(cross_mode="refine", cross_replace_steps=0.2).resolved({"cross_replace_steps": 0.5,
-                                                                                "cross_mode": "auto"})
+    mine = cfg.replace(cross_mode="refine", cross_replace_steps=0.2).resolved(
+        fz.ModelDefaults(cross_replace_steps=0.5, cross_mode="auto"))
     assert (mine.cross_replace_steps, mine.cross_mode) == ((0.0, 0.2), "refine")  # what the user set wins
 
 

@@ -23,7 +23,9 @@ def test_tokenizer_every_toy_word_is_one_token():
 def test_save_load_roundtrip_offline(tiny_pipe, tiny_folder, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     pipe = load_pipeline(str(tiny_folder), device="cpu")
-    assert type(pipe).__name__ == "StableDiffusionPipeline"
+    assert isinstance(pipe, fz.FateZeroPipeline) and type(pipe.diffusers).__name__ == "StableDiffusionPipeline"
+    assert pipe.defaults == fz.ModelDefaults(source=str(tiny_folder)) or pipe.defaults.source == str(tiny_folder)
+    assert not hasattr(pipe.diffusers, "fatezero_defaults")  # nothing hung on the diffusers object
     assert pipe.scheduler.config.steps_offset == 1 and type(pipe.scheduler).__name__ == "DDIMScheduler"
     assert pipe.safety_checker is None
     z = torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(0))

@@ -1,12 +1,24 @@
 """Notebook rules: committed without outputs, a title with a Colab badge, a Colab-only install cell tagged
-skip-execution, thin cells, and at least one widget from notebook 02 on."""
+skip-execution, thin cells, at least one widget from notebook 02 on, and each .ipynb in sync with its paired
+notebooks/NN_name.py (jupytext py:percent; scripts/notebooks.py checks the pairs and the standard cells)."""
 
+import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def helper():
+    """scripts/notebooks.py as a module (scripts/ is not a package); needs jupytext (the test extra)."""
+    spec = importlib.util.spec_from_file_location("notebooks_helper", ROOT / "scripts" / "notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_there_are_notebooks():
@@ -27,3 +39,33 @@ def test_notebook_rules(path):
     assert "google.colab" in "".join(install["source"]) and "skip-execution" in install["metadata"].get("tags", [])
     if path.name[:2] >= "02":
         assert any("widgets." in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
+
+
+def test_notebook_pairs_in_sync():
+    """Every notebooks/*.ipynb matches its .py (same cells, no outputs), standard cells match the template."""
+    problems = helper().check()
+    assert not problems, "run `python scripts/notebooks.py sync`:\n" + "\n".join(problems)
+
+
+def test_check_catches_a_desynced_pair(tmp_path):
+    """The check itself works: an edit to the .py only, or to a standard cell, is reported by notebook name."""
+    nbs = helper()
+    shutil.copy(ROOT / "notebooks" / "jupytext.toml", tmp_path)
+    for ext in (".py", ".ipynb"):
+        shutil.copy(ROOT / "notebooks" / f"00_quickstart{ext}", tmp_path)
+    assert nbs.check(tmp_path) == []
+    py = tmp_path / "00_quickstart.py"
+    text = py.read_text()
+    py.write_text(text.replace('target = "a blue circle on grass"', 'target = "a green circle on grass"'))
+    assert any("00_quickstart.ipynb is out of sync" in p for p in nbs.check(tmp_path))
+    py.write_text(text.replace("FRAMES, STEPS = (4, 10)", "FRAMES, STEPS = (2, 10)"))
+    assert any("00_quickstart.py: setup differs" in p for p in nbs.check(tmp_path))
+
+
+def test_notebook_sources_are_plain_python():
+    """The py:percent side of every pair parses as Python (no shell escapes), so linters and diffs work on it."""
+    import ast
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parent.parent / "notebooks").glob("*.py")):
+        ast.parse(path.read_text(), filename=str(path))

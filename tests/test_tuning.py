@@ -18,8 +18,9 @@ def test_zero_initialised_temporal_layers_change_nothing(tiny_pipe, clip):
     import copy
 
     base = fz.invert(tiny_pipe, clip.frames, clip.caption, steps=3, record=False, progress=False).z_T
-    pipe = copy.copy(tiny_pipe)
-    pipe.unet = copy.deepcopy(tiny_pipe.unet)
+    inner = copy.copy(tiny_pipe)
+    inner.unet = copy.deepcopy(tiny_pipe.unet)
+    pipe = fz.as_pipeline(inner)
     tuning.add_temporal_layers(pipe)
     assert len(tuning.temporal_layers(pipe)) == sum("attn1" in k for k in pipe.unet.attn_processors)
     again = fz.invert(pipe, clip.frames, clip.caption, steps=3, record=False, progress=False).z_T

@@ -7,9 +7,9 @@ Components (all stock diffusers/transformers classes, saved as a normal pipeline
 - ``text_encoder``: a ``CLIPTextModel`` with **zero transformer layers** — token + position embeddings and the final
   layer norm. A word-level encoder is a deliberate choice: with a causal encoder every later token (EOS, pads, the
   second object's words) carries the whole prompt, and a small UNet then reads the pads and its word maps do not
-  localise (FACTS.md, toy models 2 and 3). Here "circle" can only mean "circle", so to draw a red circle *at a place*
-  the UNet must look at "red" and "circle" *from that place* — the property that makes a cross-attention map a mask.
-  BOS and pads carry no content, so they act as the attention sink that SD's BOS token is.
+  localise (docs/method.md, "Measured facts", toy models 2 and 3). Here "circle" can only mean "circle", so to draw
+  a red circle *at a place* the UNet must look at "red" and "circle" *from that place* — the property that makes a
+  cross-attention map a mask. BOS and pads carry no content, so they act as the attention sink that SD's BOS token is.
 - ``vae``: ``AutoencoderKL``, 64 px -> 16×16×4 latents (downsampling 4, not SD's 8, so 16×16 latents still hold shapes).
 - ``unet``: ``UNet2DConditionModel`` with self- and cross-attention at **every** resolution including the full 16×16
   latent grid, two transformer blocks per attention layer (so replaying source self-attention pins the layout).
@@ -128,7 +128,11 @@ def build_unet(cfg: ToyModelConfig):
 
 
 def scheduler_config() -> dict:
-    """SD v1's noise schedule, with ``steps_offset=1`` written explicitly (FACTS.md: ``from_config`` drops defaults)."""
+    """SD v1's noise schedule, with ``steps_offset=1`` written explicitly.
+
+    ``from_config`` drops keys left at their defaults (docs/method.md, "Measured facts": diffusers behaviour that
+    bites).
+    """
     return dict(
         num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
         clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon",

@@ -1,0 +1,78 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # DDIM inversion: from a clip to noise and back
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/02_ddim_inversion.ipynb)
+#
+# **What you will learn**
+#
+# - DDIM's deterministic update and how running it backwards inverts a clip
+# - how reconstruction error depends on the number of steps
+# - why editing straight from z_T with large guidance drifts (FateZero's motivation)
+#
+# *Full mode with the toy model: 54 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*
+
+# %% tags=["skip-execution"]
+# Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    url = "git+https://github.com/fatezero-lab/fatezero-lab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
+
+# %%
+import os
+import numpy as np
+import matplotlib.pyplot as plt
+import ipywidgets as widgets
+import fatezero_lab as fz
+
+FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
+FRAMES, STEPS = (4, 10) if FAST else (8, 50)
+pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")
+
+# %% [markdown]
+# DDIM's update is deterministic, so it can run backwards:
+#
+# $$z_{t+1} = \sqrt{\bar\alpha_{t+1}}\,\frac{z_t - \sqrt{1-\bar\alpha_t}\,\epsilon_\theta(z_t)}{\sqrt{\bar\alpha_t}} + \sqrt{1-\bar\alpha_{t+1}}\,\epsilon_\theta(z_t)$$
+#
+# Inversion uses the source prompt and **no** guidance; sampling back from $z_T$ then (almost) returns the clip. The approximation $\epsilon_\theta(z_t) \approx \epsilon_\theta(z_{t+1})$ is better with more, smaller steps.
+
+# %%
+clip = fz.toyworld.clip("a yellow square and a purple circle on wood", motion="circle", frames=FRAMES)
+step_counts = [2, 5, 10] if FAST else [5, 10, 20, 50]
+inversions = {n: fz.invert(pipe, clip.frames, clip.caption, steps=n, record=False) for n in step_counts}
+vae = fz.psnr(fz.vae_roundtrip(pipe, clip.frames), clip.frames)
+recs = {n: fz.reconstruct(pipe, inv, progress=False) for n, inv in inversions.items()}
+psnrs = [fz.psnr(recs[n], clip.frames) for n in step_counts]
+plt.plot(step_counts, psnrs, "o-", label="inversion + reconstruction")
+plt.axhline(vae, color="gray", ls="--", label="VAE round trip (ceiling)")
+plt.xlabel("DDIM steps"); plt.ylabel("PSNR (dB)"); plt.title("reconstruction vs steps"); plt.legend(); plt.show()
+
+# %% [markdown]
+# ## Guidance breaks the inversion
+# Editing needs classifier-free guidance, but sampling from $z_T$ with guidance $w > 1$ no longer retraces the inversion path: the clip drifts even with the *source* prompt. FateZero's answer is to keep the inversion's attention (notebooks 03–06).
+
+# %%
+guidances = [1.0, 2.0, 4.0, 7.5]
+inv = inversions[step_counts[-1]]
+by_w = {w: fz.reconstruct(pipe, inv, guidance=w, progress=False) for w in guidances}  # cached for the widget
+plt.plot(guidances, [fz.psnr(by_w[w], clip.frames) for w in guidances], "o-")
+plt.xlabel("guidance w"); plt.ylabel("PSNR vs source (dB)"); plt.title("reconstruction drifts with guidance"); plt.show()
+
+
+# %%
+def show(steps=step_counts[-1], guidance=1.0):
+    frames = recs[steps] if guidance == 1.0 or steps != step_counts[-1] else by_w[guidance]
+    fig = fz.viz.compare_clips({"source": clip.frames, f"{steps} steps, w={guidance}": frames}); plt.show()
+
+widgets.interact(show, steps=widgets.Dropdown(options=step_counts, value=step_counts[-1]),
+                 guidance=widgets.SelectionSlider(options=guidances, value=1.0));

@@ -1,0 +1,173 @@
+"""Notebooks as code: notebooks/NN_name.py (jupytext py:percent) is paired with notebooks/NN_name.ipynb.
+
+    python scripts/notebooks.py sync    # standard cells from the template below; write each pair, .ipynb without outputs
+    python scripts/notebooks.py check   # exit 1, naming the notebook, if a pair differs or a notebook breaks a rule
+
+The first three cells of every notebook are standard: the header (title, Colab badge, what you will learn, time),
+the Colab-only install cell (tagged skip-execution) and the setup cell (fast mode: FZ_FAST=1). Edit them here only.
+sync takes each pair's newer file (by modification time) as its source and says so when the two differed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+from jupytext.config import load_jupytext_config
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+REPO = "fatezero-lab/fatezero-lab"
+MAX_LINES = 25  # code cells stay short
+METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"}}
+
+HEADER = """# {title}
+
+[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/{repo}/blob/main/notebooks/{name}.ipynb)
+
+**What you will learn**
+
+{learn}
+
+*Full mode with the toy model: {minutes} on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*"""
+
+INSTALL = f"""# Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    url = "git+https://github.com/{REPO}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {{url}}"], check=True)"""
+
+SETUP = """import os
+import numpy as np
+import matplotlib.pyplot as plt
+import ipywidgets as widgets
+import fatezero_lab as fz
+
+FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
+FRAMES, STEPS = (4, 10) if FAST else (8, 50)
+pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")"""
+
+STANDARD = ("header", "install", "setup")
+
+
+def standard(nb, name: str):
+    """nb with the standard cells from the template, stable cell ids, only tags as cell metadata, no outputs."""
+    head = nb.cells[0].source if nb.cells else ""
+    minutes = re.search(r"toy model: (.+?) on a 2-core CPU", head)
+    if not head.startswith("# ") or not minutes or len(nb.cells) < 3:
+        raise ValueError(f"{name}: the first cell must be the header (# title ... toy model: N s on a 2-core CPU), "
+                         "followed by the install and setup cells")
+    learn = "\n".join(line for line in head.splitlines() if line.startswith("- "))
+    header = HEADER.format(title=head.splitlines()[0][2:], repo=REPO, name=name, learn=learn, minutes=minutes[1])
+    cells = [nbformat.v4.new_markdown_cell(header),
+             nbformat.v4.new_code_cell(INSTALL, metadata={"tags": ["skip-execution"]}),
+             nbformat.v4.new_code_cell(SETUP)]
+    for cell in nb.cells[3:]:
+        tags = {"tags": cell.metadata["tags"]} if cell.metadata.get("tags") else {}
+        new = nbformat.v4.new_code_cell if cell.cell_type == "code" else nbformat.v4.new_markdown_cell
+        cells.append(new(cell.source, metadata=tags))
+    for i, cell in enumerate(cells):  # stable ids: an unchanged notebook is written byte for byte the same
+        cell.id = f"c{i:02d}"
+    return nbformat.v4.new_notebook(cells=cells, metadata=METADATA)
+
+
+def texts(nb, folder: Path) -> tuple[str, str]:
+    """The .py and .ipynb texts of a standard notebook."""
+    py = jupytext.writes(nb, "py:percent", config=load_jupytext_config(str(folder)))
+    return py, nbformat.writes(nb).rstrip("\n") + "\n"
+
+
+def names(folder: Path) -> list[str]:
+    return sorted({p.stem for p in folder.glob("*.ipynb")} | {p.stem for p in folder.glob("*.py")})
+
+
+def read(path: Path):
+    return jupytext.read(path, fmt="py:percent" if path.suffix == ".py" else None)  # as paired, whatever the header says
+
+
+def cells(nb) -> list:
+    return [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in nb.cells]
+
+
+def first_difference(a, b, a_name: str, b_name: str) -> str:
+    """Where two notebooks differ, in words."""
+    ca, cb = cells(a), cells(b)
+    for i, (x, y) in enumerate(zip(ca, cb)):
+        if x != y:
+            what = STANDARD[i] if i < 3 else f"{x[0]} cell {i}"
+            if x[1] == y[1]:
+                return f"{what} differs: type and tags {x[0]} {x[2]} in {a_name}, {y[0]} {y[2]} in {b_name}"
+            la, lb = x[1].splitlines(), y[1].splitlines()
+            j = next((k for k, (p, q) in enumerate(zip(la, lb)) if p != q), min(len(la), len(lb)))
+            line = lambda ls: repr(ls[j][:70]) if j < len(ls) else "(no line)"  # noqa: E731
+            return f"{what} differs at line {j + 1}: {a_name} {line(la)}, {b_name} {line(lb)}"
+    if len(ca) != len(cb):
+        return f"{a_name} has {len(ca)} cells, {b_name} {len(cb)}"
+    return "outputs, execution counts, metadata or formatting differ"
+
+
+def check(folder: Path = NOTEBOOKS) -> list[str]:
+    """Problems found, one line each naming the notebook; [] when every pair is in sync and follows the rules."""
+    problems = []
+    for name in names(folder):
+        py, ipynb = folder / f"{name}.py", folder / f"{name}.ipynb"
+        if not (py.exists() and ipynb.exists()):
+            problems.append(f"{name}: {py.name if ipynb.exists() else ipynb.name} is missing (run sync)")
+            continue
+        source = read(py)
+        try:
+            want = standard(source, name)
+        except ValueError as e:
+            problems.append(str(e))
+            continue
+        if cells(source) != cells(want):
+            problems.append(f"{py.name}: {first_difference(source, want, '.py', 'template')} (run sync)")
+        if ipynb.read_text() != texts(want, folder)[1]:
+            problems.append(f"{ipynb.name} is out of sync with {py.name}: "
+                            f"{first_difference(nbformat.read(ipynb, 4), want, '.ipynb', '.py')} (run sync)")
+        problems += [f"{py.name}: code cell {i} has {n} lines (at most {MAX_LINES})" for i, c in enumerate(want.cells)
+                     if c.cell_type == "code" and (n := len(c.source.splitlines())) > MAX_LINES]
+    return problems
+
+
+def sync(folder: Path = NOTEBOOKS) -> None:
+    """Write every pair from its newer file, with the standard cells from the template and no outputs."""
+    for name in names(folder):
+        py, ipynb = folder / f"{name}.py", folder / f"{name}.ipynb"
+        existing = [p for p in (py, ipynb) if p.exists()]
+        newer = max(existing, key=lambda p: p.stat().st_mtime)
+        source = read(newer)
+        nb = standard(source, name)
+        if len(existing) == 2 and cells(read(py)) != cells(read(ipynb)):
+            print(f"{name}: .py and .ipynb differed; took the newer, {newer.name}")
+        if cells(source)[:3] != cells(nb)[:3]:
+            print(f"{name}: standard cells rewritten from the template")
+        for path, text in zip((py, ipynb), texts(nb, folder)):
+            if not path.exists() or path.read_text() != text:
+                path.write_text(text)
+                print("wrote", path.relative_to(folder.parent))
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["sync"]:
+        try:
+            sync()
+        except ValueError as e:  # a notebook without the standard cells: say which, write nothing more
+            print(e, file=sys.stderr)
+            return 1
+        return 0
+    if argv == ["check"]:
+        problems = check()
+        print("\n".join(problems) or f"notebooks in sync: {len(list(NOTEBOOKS.glob('*.ipynb')))} pairs")
+        return 1 if problems else 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
