@@ -12,6 +12,12 @@ from tqdm.auto import tqdm
 
 def check_frames(frames, name: str = "frames") -> np.ndarray:
     """Validate a clip: (F, H, W, 3) floats in [0, 1], H and W multiples of 8. Returns it as float32."""
+    if isinstance(frames, (list, tuple)) and frames:  # a list of frames: all of one size, said per frame
+        shapes = [np.shape(f) for f in frames]
+        for i, s in enumerate(shapes):
+            if s != shapes[0]:
+                raise ValueError(f"{name}[{i}] has shape {s} but {name}[0] has {shapes[0]}: every frame of a clip "
+                                 f"must have the same size (fatezero_lab.video.resize_crop brings them to one)")
     arr = np.asarray(frames)
     if arr.ndim == 3 and arr.shape[-1] == 3:
         raise ValueError(f"{name} must be a clip of shape (frames, height, width, 3); got one image {arr.shape} — "

@@ -163,7 +163,6 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
         raise ValueError(f"cache must be 'auto' or one of {list(CACHE_MODES)}, got {cache!r}")
     if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
-    check_size(pipe, frames)
     if record:  # refuse, with the mode that would fit, rather than be killed for memory halfway
         from .memory import check_fits, choose_cache
 
@@ -200,21 +199,6 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
                                data=control.recorded, recompute=recompute)
     return Inversion(prompt=prompt, frames=frames, latents=latents, timesteps=timesteps, store=store,
                      temporal=temporal)
-
-
-def check_size(pipe, frames: np.ndarray) -> None:
-    """Refuse frame sizes the UNet cannot bring back to size: H and W must be multiples of the VAE's downsampling
-    times the UNet's (toy: 4·4 = 16 px; SD: 8·8 = 64 px), else its up path crops and the layer grids disagree."""
-    pipe = as_pipeline(pipe)
-    vae_f = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
-    unet_f = 2 ** (len(pipe.unet.config.block_out_channels) - 1)
-    unit = vae_f * unet_f
-    h, w = frames.shape[1:3]
-    if h % unit or w % unit:
-        raise ValueError(f"frames are {h}x{w}; this model needs height and width that are multiples of {unit} px "
-                         f"(VAE x{vae_f} times UNet x{unet_f}), e.g. {max(unit, h // unit * unit)}x"
-                         f"{max(unit, w // unit * unit)}: use fatezero_lab.video.prepare(..., size=...) or "
-                         f"video.resize_crop")
 
 
 @torch.no_grad()

@@ -40,6 +40,8 @@ INVERT_CASES = [
     (dict(temporal="sideways"), "temporal reference frames"),
     (dict(temporal=3.5), "temporal must be"),
     (dict(max_side=0), "max_side must be a positive integer"),
+    (dict(frames=[np.zeros((64, 64, 3), np.float32), np.zeros((48, 64, 3), np.float32)]),
+     r"frames\[1\] has shape \(48, 64, 3\) but frames\[0\] has \(64, 64, 3\)"),
 ]
 
 
@@ -68,6 +70,8 @@ EDIT_CASES = [
     (dict(mask_dilation=2), "mask_dilation must be an odd"),
     (dict(mask_normalise="softmax"), "mask_normalise must be one of"),
     (dict(mask_layers=["nope"]), "not a recorded cross-attention layer"),
+    (dict(mask_layers=["nope"], use_inversion_attention=False), "not a recorded cross-attention layer"),
+    (dict(latent_blend=True, blend_words=["circle"], latent_blend_threshold=1.5), "latent_blend_threshold must be"),
     (dict(latent_blend=True), "latent_blend needs blend_words"),
     (dict(config="fast"), "config must be a FateZeroConfig"),
     (dict(seedling=1), "unexpected keyword"),
@@ -92,4 +96,14 @@ def test_edit_needs_a_recorded_inversion(counted):
         fz.edit(pipe, plain, "a blue circle on grass", progress=False)
     with pytest.raises(TypeError, match="must be the Inversion"):
         fz.edit(pipe, "inversion", "a blue circle on grass", progress=False)
+    assert calls["n"] == before
+
+
+def test_recompute_store_refuses_mask_layers_it_did_not_keep(counted):
+    pipe, calls = counted
+    inv = fz.invert(pipe, GOOD, "a red circle on grass", steps=2, cache="recompute", progress=False)
+    other = [n for n in inv.store.layer_names("cross") if n not in inv.store.summarised_layers()][:1]
+    before = calls["n"]
+    with pytest.raises(ValueError, match="were not kept by this cache='recompute' inversion"):
+        fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], mask_layers=other, progress=False)
     assert calls["n"] == before

@@ -169,13 +169,21 @@ def test_cache_modes_give_identical_edits(tiny_config):
     pipe = build_pipeline(tiny_config, seed=0).to(dtype=torch.float64)
     pipe.set_progress_bar_config(disable=True)
     clip = fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
-    outs = {}
+    outs, blended, masks = {}, {}, {}
     for cache in ("maps", "inputs", "recompute"):
-        inv = fz.invert(pipe, clip.frames, clip.caption, steps=3, cache=cache, progress=False)
-        outs[cache] = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], progress=False).frames
-    assert np.abs(outs["maps"] - outs["inputs"]).max() <= 1e-6
-    assert np.abs(outs["maps"] - outs["recompute"]).max() <= 1e-6
+        inv = fz.invert(pipe, clip.frames, clip.caption, steps=5, cache=cache, progress=False)
+        out = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], progress=False)
+        outs[cache], masks[cache] = out.frames, out.masks
+        blended[cache] = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], latent_blend=True,
+                                 latent_blend_threshold=0.9,  # random maps are flat: min 0.86 of the max
+                                 target_blend_words=["blue"], progress=False).frames
+    for cache in ("inputs", "recompute"):  # recompute: the source rows run inside the edit's own UNet calls
+        assert np.abs(outs["maps"] - outs[cache]).max() <= 1e-6, cache
+        assert np.abs(blended["maps"] - blended[cache]).max() <= 1e-6, cache
+        assert masks[cache].keys() == masks["maps"].keys() and all(
+            np.array_equal(masks[cache][k], masks["maps"][k]) for k in masks["maps"]), cache
     assert np.abs(outs["maps"] - clip.frames).max() > 1e-2  # the edit did something
+    assert np.abs(outs["maps"] - blended["maps"]).max() > 1e-3  # and latent blend changed it
 
 
 def test_config_roundtrip_and_result(tiny_pipe, small_inversion):
@@ -225,3 +233,40 @@ def test_processors_restored_after_success_exception_and_interrupt(tiny_pipe, sm
         assert calls["n"] == 2
         assert _originals(tiny_pipe.unet) == before
         assert not any(isinstance(p, FateZeroAttnProcessor) for p in tiny_pipe.unet.attn_processors.values())
+
+
+def test_sizes_not_a_multiple_of_the_unet_downsampling_are_edited_on_exact_grids(tiny_pipe):
+    """72x72 on the toy layout: latents 18x18, the UNet's grids 18 -> 9 -> 5 (it rounds up); the layer grids must
+    be inferred the same way (floor division gave 4x4 and a shape error mid-edit)."""
+    frames = np.random.default_rng(0).uniform(0.2, 0.8, (2, 72, 72, 3)).astype(np.float32)
+    outs = {}
+    for cache in ("maps", "recompute"):
+        inv = fz.invert(tiny_pipe, frames, "a red circle on grass", steps=3, cache=cache, progress=False)
+        assert (5, 5) in {l.resolution for l in inv.store.layers.values()}
+        out = fz.edit(tiny_pipe, inv, "a blue circle on grass", blend_words=["circle"], latent_blend=True,
+                      progress=False)
+        outs[cache] = out.frames
+    assert outs["maps"].shape == (2, 72, 72, 3)
+    assert np.abs(outs["maps"] - outs["recompute"]).max() < 1e-3
+
+
+def test_step_windows_count_as_the_reference():
+    """FateZero's reference: self window int(f*N), cross window int(f*(N+1)), latent blend start < i+1 < end."""
+    from fatezero_lab.config import step_range
+
+    assert step_range((0.0, 0.55), 10) == range(0, 5)  # self-attention, 10 steps x 0.55: 5 steps (was 6)
+    assert step_range((0.0, 0.55), 11) == range(0, 6)  # cross-attention
+    assert step_range((0.0, 0.8), 51) == range(0, 40) and step_range((0.0, 0.6), 50) == range(0, 30)
+    cfg = fz.FateZeroConfig(latent_blend=True, blend_words=["circle"])
+
+    class _Store:  # the least EditControl reads at construction
+        n_frames, temporal, cache = 2, fz.TemporalConfig(enabled=False), "maps"
+
+        def layer_names(self, kind):
+            return []
+
+    plan = fz.editing.EditPlan(cfg=cfg.resolved(fz.ModelDefaults()), target_prompt="", alignment=None, reweight=None,
+                               blend_idx=[1], target_blend_idx=[], mask_override=None)
+    control = fz.editing.EditControl(_Store(), plan, (8, 8), steps=10)
+    assert control.blend_steps == range(2, 7)  # latent blend (0.2, 0.8) of 10 steps: i+1 in 3..7
+    assert control.self_steps == range(0, 6) and control.cross_steps == range(0, 8)
