@@ -178,7 +178,7 @@ class EditControl(AttentionControl):
         out_plain = super().attend(layer, q[:s + n], k[:s + n], v[:s + n], scale,
                                    None if mask is None else mask[:s + n])
         if s:  # the source attention of this very call: softmax(q_src k_srcᵀ · scale), never stored
-            src = SourceAttention(scale, q=q[:s], k=k[:s], index=self._index if self.uses_temporal(layer) else None)
+            src = SourceAttention(scale, q=q[:s], k=k[:s], index=self.frame_index if self.uses_temporal(layer) else None)
         else:
             src = self.source[layer.name]
         # 2. the conditional rows, fused with the source attention

@@ -58,7 +58,7 @@ class RecordControl(AttentionControl):
         kg, vg = self.gather(layer, k, v)  # (B, heads, refs*m, d)
         if self.keep == "inputs":  # queries and per-frame keys; the reference-frame gather is redone on use
             out = super().attend(layer, q, k, v, scale, mask)
-            index = self._index if self.uses_temporal(layer) else None
+            index = self.frame_index if self.uses_temporal(layer) else None
             item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach(), index=index)
         else:
             out, probs = explicit_attention(q, kg, vg, scale, mask)  # probs (B, heads, n, m)

@@ -126,6 +126,22 @@ def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale:
     return torch.matmul(probs, v), probs
 
 
+def grid_at(latent_hw: tuple[int, int], n_queries: int) -> tuple[int, int]:
+    """The (h, w) query grid of a layer with ``n_queries`` positions in a UNet fed ``latent_hw`` latents.
+
+    Each UNet level halves the grid with a stride-2 convolution, which rounds odd sizes up: the grid at downsampling
+    2^k is (⌈h/2^k⌉, ⌈w/2^k⌉) — e.g. 65 -> 33 -> 17 -> 9 for SD at 520 px.
+    """
+    h, w = latent_hw
+    for k in range(16):
+        gh, gw = h, w
+        for _ in range(k):
+            gh, gw = -(-gh // 2), -(-gw // 2)
+        if gh * gw == n_queries:
+            return gh, gw
+    raise ValueError(f"no UNet level of a {h}x{w} latent has {n_queries} query positions")
+
+
 def gather_frames(x: torch.Tensor, n_frames: int, index: torch.Tensor) -> torch.Tensor:
     """Concatenate each frame's reference frames along the token axis.
 
@@ -157,7 +173,7 @@ class AttentionControl:
         self.temporal_layers = dict(temporal_layers or {})  # one-shot-tuned temporal attention per self layer
         self.step = 0  # the loop's current step (begin_step)
         self.layers: dict[str, LayerInfo] = {}
-        self._index = self.temporal.frame_indices(n_frames)  # (frames, refs)
+        self.frame_index = self.temporal.frame_indices(n_frames)  # (frames, refs)
 
     # --- called by the loop ------------------------------------------------------------------------------------------
     def begin_step(self, step: int, t: int) -> None:
@@ -177,9 +193,7 @@ class AttentionControl:
         if layer.heads == 0:
             layer.heads, layer.channels = attn.heads, channels
             if self.latent_hw is not None:
-                h, w = self.latent_hw
-                f = max(1, round(math.sqrt(h * w / n_queries)))
-                layer.resolution = (-(-h // f), -(-w // f))  # the UNet rounds odd sizes up (ceil division)
+                layer.resolution = grid_at(self.latent_hw, n_queries)
             else:
                 s = int(math.isqrt(n_queries))
                 layer.resolution = (s, n_queries // max(s, 1))
@@ -193,7 +207,7 @@ class AttentionControl:
         """Spatial-temporal self-attention: per-frame keys/values (B, heads, m, d) -> (B, heads, refs*m, d)."""
         if not self.uses_temporal(layer):
             return k, v
-        return gather_frames(k, self.n_frames, self._index), gather_frames(v, self.n_frames, self._index)
+        return gather_frames(k, self.n_frames, self.frame_index), gather_frames(v, self.n_frames, self.frame_index)
 
     def attend(self, layer: LayerInfo, q, k, v, scale: float, mask=None) -> torch.Tensor:
         """q (B, heads, n, d), per-frame k/v (B, heads, m, d) -> (B, heads, n, d); gathers reference frames first."""
