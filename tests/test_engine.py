@@ -248,6 +248,10 @@ def test_sizes_not_a_multiple_of_the_unet_downsampling_are_edited_on_exact_grids
         outs[cache] = out.frames
     assert outs["maps"].shape == (2, 72, 72, 3)
     assert np.abs(outs["maps"] - outs["recompute"]).max() < 1e-3
+    from fatezero_lab.processors import grid_at  # SD at 520 px: latents 65 -> 33 -> 17 -> 9
+
+    assert [grid_at((65, 65), n * n) for n in (65, 33, 17, 9)] == [(65, 65), (33, 33), (17, 17), (9, 9)]
+    assert grid_at((65, 97), 9 * 13) == (9, 13)
 
 
 def test_step_windows_count_as_the_reference():

@@ -57,25 +57,44 @@ def test_train_config_validation():
         train.TrainConfig(empty_caption=1.5)
 
 
-def test_vectorised_word_targets_equal_the_explicit_loop():
-    """The UNet stage's tensor-op targets (word_table + targets_from_table) == word_targets, dropped captions too."""
-    import numpy as np
-
+def test_word_targets_point_each_word_at_its_region():
+    """Colour and shape words -> their own object's mask (kind 1), the background word -> outside the objects
+    (kind 2), "a"/"and"/"on" (kind 3), BOS/EOS/pads and a dropped caption (kind 0) -> no region (weight 0)."""
     from fatezero_lab.toyworld.model import build_tokenizer
 
     tok = build_tokenizer(16)
-    rng = np.random.default_rng(3)
-    items = [train.random_frame(rng, 32, 0.5, with_masks=True) for _ in range(12)]
-    captions = [c for _, c, _ in items]
-    captions[4] = ""  # a dropped (empty) caption
-    masks = torch.zeros(12, 2, 8, 8)
-    for i, (_, _, m) in enumerate(items):
-        masks[i, : len(m)] = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(m).float(), 8)
-    expected = train.word_targets(tok, captions, masks, 16)
-    got = train.targets_from_table(train.word_table(tok, captions, 16), masks)
-    for e, g in zip(expected, got):
-        assert e.shape == g.shape
-        assert torch.equal(e.to(g.dtype), g)
+    masks = torch.zeros(2, 2, 4, 4)
+    masks[:, 0, :2, :2] = 1  # first object: top left
+    masks[:, 1, 2:, 2:] = 1  # second object: bottom right
+    region, weight, kind = train.word_targets(tok, ["a red circle and a blue square on grass", ""], masks, 16)
+    # BOS a red circle and a blue square on grass EOS
+    assert kind[0, :11].tolist() == [0, 3, 1, 1, 3, 3, 1, 1, 3, 2, 0]
+    assert weight[0, :11].tolist() == [0, 0, 1, 1, 0, 0, 1, 1, 0, 1, 0]
+    for token, expected in ((2, masks[0, 0]), (3, masks[0, 0]), (6, masks[0, 1]), (7, masks[0, 1]),
+                            (9, 1 - masks[0, 0] - masks[0, 1])):
+        assert torch.equal(region[0, token], expected), token
+    assert not kind[1].any() and not weight[1].any() and not region[1].any()  # a dropped caption
+    # the UNet stage's gather (word_table rows of the pool, expanded per batch) gives the same targets
+    table = train.word_table(tok, ["", "a red circle and a blue square on grass"], 16)[[1, 0]]
+    for e, g in zip((region, weight, kind), train.targets_from_table(table, masks)):
+        assert torch.equal(e, g)
+
+
+def test_word_table_follows_the_tokenizer_it_is_given():
+    """No cache keyed by id(tokenizer): a tokenizer changed in place (as by ``add_tokens``) gets its new positions."""
+    import types
+
+    class Tokenizer:  # n tokens per word
+        n = 1
+
+        def __call__(self, text, add_special_tokens=True):
+            return types.SimpleNamespace(input_ids=[7] * (self.n * len(text.split())))
+
+    tok = Tokenizer()
+    for n in (1, 2, 1):
+        tok.n = n
+        kind = train.word_table(tok, ["a red circle on grass"], 16)[0, :, 1]
+        assert kind[1 + n] == 1 and kind[1 + 2 * n] == 1, n  # "red" and "circle" start after BOS and "a"
 
 
 def _train_cli(*args: str) -> None:
@@ -147,13 +166,24 @@ def test_export_stage_trains_nothing_and_needs_checkpoints(tmp_path):
         train.main(["--quick", "--run", str(tmp_path / "empty"), "--stage", "export"])
     run = tmp_path / "run"
     train.main(["--quick", "--run", str(run), "--stage", "latents"])
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as stopped:
         train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "3", "--minutes", "1e-9"])
+    assert stopped.value.code == 0  # a planned stop: scripts go on
     assert torch.load(run / "unet.pt", weights_only=False)["step"] == 1  # the hard stop after one step
+    assert "unet: stopped after 1e-09 min at step 1 (resume by running again)" in (run / "log.txt").read_text()
     train.main(["--quick", "--run", str(run), "--stage", "export", "--unet-steps", "3",
                 "--export-to", str(tmp_path / "out")])
     assert torch.load(run / "unet.pt", weights_only=False)["step"] == 1
     assert "unet: exporting the checkpoint at step 1 of 3" in (run / "log.txt").read_text()
+    # the library function raises an exception (a RuntimeError), not SystemExit; only main() exits
+    from fatezero_lab.toyworld.model import ToyModelConfig
+
+    cfg = train.TrainConfig(**{**train.QUICK_TRAIN, "run": str(run), "unet_steps": 3, "minutes": 1e-9})
+    pool = torch.load(run / "latents.pt", weights_only=False)
+    with pytest.raises(train.StageStopped, match="resume by running again") as stopped:
+        train.train_unet(cfg, ToyModelConfig(**train.QUICK_MODEL), pool, run, train.Logger(run))
+    assert isinstance(stopped.value, RuntimeError)
+    assert torch.load(run / "unet.pt", weights_only=False)["step"] == 2  # resumed, one step, checkpoint saved
 
 
 def test_fine_tune_from_an_exported_pipeline(tmp_path):

@@ -14,6 +14,10 @@ Stages (each resumable from checkpoints in the run folder; ``--stage all`` runs 
 
 ``--quick`` shrinks everything to a few steps of a tiny model (used by the test suite).
 
+Stages 1, 3 and 4 run through one skeleton (:class:`Stage`): load the stage's checkpoint, resume, fit the step count
+to a time budget, train, checkpoint and log; a stage stopped by ``--minutes`` raises :class:`StageStopped`, which
+``main`` turns into exit code 0 (run the same command again to resume).
+
 On a GPU machine: ``--device cuda --workers 14`` (frames rendered by 14 processes) and ``--vae-minutes`` /
 ``--unet-minutes`` / ``--decoder-minutes`` to fit each stage's step count to a time budget
 (``scripts/train_gpu.sh``: the recipe of the GPU-trained models measured in ``docs/gpu_training.md``).
@@ -24,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import functools
 import dataclasses
 import json
 import math
@@ -37,11 +40,16 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import world
+from ..metrics import psnr
 from ..processors import AttentionControl, attention_control, explicit_attention
+from ..prompts import word_spans
 from .model import ToyModelConfig, assemble_pipeline, build_scheduler, build_text_encoder, build_tokenizer, \
     build_unet, build_vae, save_pipeline
 
 PACKAGE_WEIGHTS = Path(__file__).parent / "weights"
+# --quick: a few steps of a tiny model (the test suite's smoke runs)
+QUICK_TRAIN = dict(vae_steps=2, vae_batch=2, pool=16, unet_steps=2, unet_batch=4, warmup=1, ckpt_every=1)
+QUICK_MODEL = dict(vae_channels=(32, 32, 32), unet_channels=(32, 32, 32), text_dim=32, heads=2, transformer_depth=1)
 
 
 @dataclasses.dataclass
@@ -106,6 +114,10 @@ class TrainConfig:
                              "use device='cpu'")
 
 
+class StageStopped(RuntimeError):
+    """A stage ran past ``--minutes``: its checkpoint is saved; run the same command again to resume."""
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------------------------------------------------
@@ -159,29 +171,6 @@ def frame_batches(cfg: "TrainConfig", size: int, batch: int, two_object_fraction
         yield frames.numpy(), list(captions), masks.numpy()
 
 
-class _StepFit:
-    """Fits a stage's step count to a time budget: times steps 10..60, then
-    total = 60 + (budget − time spent so far) / (seconds per step). Inactive when ``minutes`` is 0 or on resume."""
-
-    PROBE = (10, 60)
-
-    def __init__(self, minutes: float, total: int, step: int, name: str, log: "Logger"):
-        self.on = minutes > 0 and step < self.PROBE[0]
-        self.minutes, self.total, self.name, self.log = minutes, total, name, log
-        self.t_stage, self.t_probe = time.time(), None
-
-    def __call__(self, step: int) -> int:
-        """Call after each step; returns the (possibly fitted) total step count."""
-        if self.on and step == self.PROBE[0]:
-            self.t_probe = time.time()
-        elif self.on and step == self.PROBE[1]:
-            per_step = (time.time() - self.t_probe) / (self.PROBE[1] - self.PROBE[0])
-            left = self.minutes * 60 - (time.time() - self.t_stage)
-            self.total, self.on = self.PROBE[1] + 1 + max(0, int(left / per_step)), False
-            self.log(f"{self.name}: {per_step * 1000:.1f} ms/step -> {self.total} steps fit in {self.minutes} min")
-        return self.total
-
-
 def frames_to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) in [0, 1] -> (N, 3, H, W) in [-1, 1], the VAE's input range."""
     return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2) * 2 - 1
@@ -192,14 +181,8 @@ def held_out_frames(n: int, size: int) -> np.ndarray:
     return np.stack([random_frame(rng, size, 0.5)[0] for _ in range(n)])
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    """PSNR in dB of images in [-1, 1] (computed on the [0, 1] scale)."""
-    mse = ((a - b) / 2).pow(2).mean().item()
-    return 10 * math.log10(1.0 / max(mse, 1e-12))
-
-
 # ---------------------------------------------------------------------------------------------------------------------
-# Checkpoints
+# Checkpoints and the log
 # ---------------------------------------------------------------------------------------------------------------------
 def _save(path: Path, **state) -> None:
     tmp = path.with_suffix(".tmp")
@@ -238,65 +221,184 @@ class Logger:
 
 
 # ---------------------------------------------------------------------------------------------------------------------
+# The stage skeleton (stages 1, 3 and 4)
+# ---------------------------------------------------------------------------------------------------------------------
+class _StepFit:
+    """Fits a stage's step count to a time budget: times steps 10..60, then
+    total = 60 + (budget − time spent so far) / (seconds per step). Inactive when ``minutes`` is 0 or on resume."""
+
+    PROBE = (10, 60)
+
+    def __init__(self, minutes: float, total: int, step: int, name: str, log: "Logger"):
+        self.on = minutes > 0 and step < self.PROBE[0]
+        self.minutes, self.total, self.name, self.log = minutes, total, name, log
+        self.t_stage, self.t_probe = time.time(), None
+
+    def __call__(self, step: int) -> int:
+        """Call after each step; returns the (possibly fitted) total step count."""
+        if self.on and step == self.PROBE[0]:
+            self.t_probe = time.time()
+        elif self.on and step == self.PROBE[1]:
+            per_step = (time.time() - self.t_probe) / (self.PROBE[1] - self.PROBE[0])
+            left = self.minutes * 60 - (time.time() - self.t_stage)
+            self.total, self.on = self.PROBE[1] + 1 + max(0, int(left / per_step)), False
+            self.log(f"{self.name}: {per_step * 1000:.1f} ms/step -> {self.total} steps fit in {self.minutes} min")
+        return self.total
+
+
+class Stage:
+    """One trained stage: load its checkpoint ``<run>/<name>.pt`` → resume → fit the step count to ``minutes`` →
+    train, with a checkpoint and a log line every ``cfg.ckpt_every`` steps and at the end; after ``cfg.minutes`` it
+    saves a checkpoint and raises :class:`StageStopped`.
+
+    A subclass says what differs: ``name`` (log prefix, checkpoint file), ``desc`` (progress bar) and the methods
+    ``checkpoint()`` -> dict / ``restore(state)`` (what its checkpoint holds besides ``step`` and ``fitted_total``),
+    ``session()`` (a context manager the loop runs inside: a stream of frames, attention processors),
+    ``train_step(step, total)`` (one optimisation step), ``postfix()`` -> dict and ``summary()`` -> str (what the
+    progress bar and the log line show).
+    """
+
+    name = desc = ""
+
+    def __init__(self, cfg: TrainConfig, run: Path, log: Logger, steps: int, minutes: float, total: int | None = None):
+        self.cfg, self.log, self.path = cfg, log, run / f"{self.name}.pt"
+        self.steps, self.minutes = steps, minutes  # the configured step count; its time budget (0 = none)
+        self.step, self.total = 0, steps if total is None else total  # a fresh start
+        self.t_start = time.time()
+
+    def run(self, train: bool = True) -> bool:
+        """Resume and train to the step count. False when nothing trained: the checkpoint was done, or ``train`` is
+        False (export), where a missing checkpoint raises FileNotFoundError."""
+        state = _load(self.path)
+        if state is not None:
+            self.restore(state)
+            self.step, self.total = state["step"], _resume_total(state, self.steps, self.cfg.extend)
+            self.log(f"{self.name}: resumed at step {self.step}")
+        if self.step >= self.total or not train:
+            _check_trained(state, self.name, self.step, self.total, self.log)
+            return False
+        fit = _StepFit(self.minutes, self.total, self.step, self.name, self.log)
+        self.t_start = time.time()
+        with tqdm(total=self.total, initial=self.step, desc=self.desc) as bar, self.session():
+            while self.step < self.total:
+                # 1. one optimisation step, as the stage defines it
+                self.train_step(self.step, self.total)
+                # 2. count it (a time-fitted stage learns its step count at step 60)
+                self.step += 1
+                self.total = bar.total = fit(self.step)
+                bar.update(1)
+                # 3. every 10 steps and at checkpoints: the progress bar (reading a loss syncs a GPU)
+                stop = self.cfg.minutes and time.time() - self.t_start > self.cfg.minutes * 60
+                save = self.step % self.cfg.ckpt_every == 0 or self.step == self.total or stop
+                if self.step % 10 == 0 or save:
+                    bar.set_postfix(self.postfix())
+                # 4. checkpoint and log line; a fitted step count is stored for the resumed runs
+                if save:
+                    _save(self.path, **self.checkpoint(), step=self.step,
+                          fitted_total=self.total if self.minutes and not fit.on else None)
+                    self.log(f"{self.name}: step {self.step} {self.summary()}")
+                if stop:
+                    raise StageStopped(f"{self.name}: stopped after {self.cfg.minutes} min at step {self.step} "
+                                       "(resume by running again)")
+        return True
+
+    def minutes_spent(self) -> float:
+        return (time.time() - self.t_start) / 60
+
+
+def _cosine_lr(base: float, step: int, total: int) -> float:
+    """lr = base · (0.05 + 0.95 · ½ (1 + cos(π · step / total))): cosine decay to 5 %."""
+    return base * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
+
+
+def _set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for g in opt.param_groups:
+        g["lr"] = lr
+
+
+def _optimiser_step(opt: torch.optim.Optimizer, loss: torch.Tensor, params: list) -> None:
+    """Backpropagate ``loss``; one optimiser step with the gradient norm clipped to 1."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+
+
+# ---------------------------------------------------------------------------------------------------------------------
 # Stage 1: VAE
 # ---------------------------------------------------------------------------------------------------------------------
-def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger, train: bool = True):
-    ckpt_path = run / "vae.pt"
-    dev = torch.device(cfg.device)
-    vae = build_vae(mcfg).to(dev)
-    opt = torch.optim.AdamW(vae.parameters(), lr=cfg.vae_lr, weight_decay=0.0)
-    step, rng, total = 0, np.random.default_rng([cfg.seed, 1]), cfg.vae_steps
-    state = _load(ckpt_path)
-    if state is not None:
-        vae.load_state_dict(state["model"])
+class _VaeStage(Stage):
+    """The VAE on a stream of random frames: AdamW on ``params`` (here all), cosine decay from ``lr`` to 5 %.
+    Checkpoint ``{model, opt, rng, step, fitted_total}``, ``rng`` the frame stream ``default_rng([seed, stream])``."""
+
+    name, desc, stream, loss_name = "vae", "VAE", 1, "loss"
+
+    def __init__(self, cfg: TrainConfig, mcfg: ToyModelConfig, vae, params: list, lr: float, run: Path, log: Logger,
+                 steps: int, minutes: float, total: int | None = None):
+        super().__init__(cfg, run, log, steps, minutes, total)
+        self.vae, self.params, self.lr, self.size = vae, params, lr, mcfg.image_size
+        self.dev = next(vae.parameters()).device
+        self.opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+        self.rng = np.random.default_rng([cfg.seed, self.stream])
+
+    def checkpoint(self) -> dict:
+        return dict(model=self.vae.state_dict(), opt=self.opt.state_dict(), rng=self.rng)
+
+    def restore(self, state: dict) -> None:
+        self.vae.load_state_dict(state["model"])
         if state.get("opt") is not None:  # absent in a run seeded from an export
-            opt.load_state_dict(state["opt"])
-        step, rng, total = state["step"], state["rng"], _resume_total(state, cfg.vae_steps, cfg.extend)
-        log(f"vae: resumed at step {step}")
-    if step >= total or not train:
-        _check_trained(state, "vae", step, total, log)
-        return vae.eval()
-    fit = _StepFit(cfg.vae_minutes, total, step, "vae", log)
-    batches = frame_batches(cfg, mcfg.image_size, cfg.vae_batch, 0.5, rng, (cfg.seed, 1, step))
-    t_start = time.time()
-    bar = tqdm(total=total, initial=step, desc="VAE")
-    vae.train()
-    while step < total:
+            self.opt.load_state_dict(state["opt"])
+        self.rng = state["rng"]
+
+    @contextlib.contextmanager
+    def session(self):
+        self.batches = frame_batches(self.cfg, self.size, self.cfg.vae_batch, 0.5, self.rng,
+                                     (self.cfg.seed, self.stream, self.step))
+        self.vae.train()
+        try:
+            yield
+        finally:
+            self.batches.close()  # stops the render workers
+
+    def train_step(self, step: int, total: int) -> None:
         # 1. a fresh batch of random frames
-        x = frames_to_tensor(next(batches)[0]).to(dev)  # (B, 3, H, W)
+        x = frames_to_tensor(next(self.batches)[0]).to(self.dev)  # (B, 3, H, W) in [-1, 1]
         # 2. cosine learning-rate decay to 5 %
-        lr = cfg.vae_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        # 3. reconstruction + β·KL
-        post = vae.encode(x).latent_dist
-        rec = vae.decode(post.sample()).sample
-        mse = F.mse_loss(rec, x)
-        loss = mse + cfg.vae_kl * post.kl().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        opt.step()
-        step += 1
-        total = bar.total = fit(step)
-        bar.update(1)
-        if step % 10 == 0:
-            bar.set_postfix(psnr=f"{10 * math.log10(4.0 / max(mse.item(), 1e-12)):.1f}dB")
-        stop = cfg.minutes and time.time() - t_start > cfg.minutes * 60
-        if step % cfg.ckpt_every == 0 or step == total or stop:
-            _save(ckpt_path, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng,
-                  fitted_total=total if cfg.vae_minutes and not fit.on else None)
-            log(f"vae: step {step} loss {loss.item():.5f}")
-        if stop:
-            log(f"vae: stopped after {cfg.minutes} min at step {step} (resume by running again)")
-            raise SystemExit(0)
-    bar.close(), batches.close()
-    vae.eval()
-    with torch.no_grad():
-        x = frames_to_tensor(held_out_frames(64, mcfg.image_size)).to(dev)
-        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
-    log(f"vae: held-out round-trip PSNR {psnr(rec, x):.2f} dB ({(time.time() - t_start) / 60:.1f} min)")
-    return vae
+        _set_lr(self.opt, _cosine_lr(self.lr, step, total))
+        # 3. the stage's loss
+        rec, loss = self.reconstruct(x)
+        # 4. the optimiser step
+        _optimiser_step(self.opt, loss, self.params)
+        self.x, self.rec, self.loss = x, rec.detach(), loss.detach()
+
+    def reconstruct(self, x: torch.Tensor):
+        """L = ||x − D(z)||² + β·KL(q(z|x) || N(0, I)), z ~ q(z|x); returns (D(z), L)."""
+        post = self.vae.encode(x).latent_dist
+        rec = self.vae.decode(post.sample()).sample
+        return rec, F.mse_loss(rec, x) + self.cfg.vae_kl * post.kl().mean()
+
+    def postfix(self) -> dict:
+        return {"psnr": f"{psnr(self.rec, self.x, peak=2.0):.1f}dB"}  # of the last batch
+
+    def summary(self) -> str:
+        return f"{self.loss_name} {self.loss.item():.5f}"
+
+    @torch.no_grad()
+    def report(self) -> None:
+        """After training: PSNR of x against D(mode of q(z|x)) on 64 held-out frames (the same frames every time)."""
+        self.vae.eval()
+        x = frames_to_tensor(held_out_frames(64, self.size)).to(self.dev)
+        rec = self.vae.decode(self.vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+        self.log(f"{self.name}: held-out round-trip PSNR {psnr(rec, x, peak=2.0):.2f} dB "
+                 f"({self.minutes_spent():.1f} min)")
+
+
+def train_vae(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger, train: bool = True):
+    vae = build_vae(mcfg).to(torch.device(cfg.device))
+    stage = _VaeStage(cfg, mcfg, vae, list(vae.parameters()), cfg.vae_lr, run, log, cfg.vae_steps, cfg.vae_minutes)
+    if stage.run(train):
+        stage.report()
+    return vae.eval()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -356,43 +458,18 @@ class CaptureCross(AttentionControl):
         return super().attend(layer, q, k, v, scale, mask)
 
 
-def word_targets(tok, captions: list[str], masks: torch.Tensor, max_length: int):
-    """Where each word should look: (B, tokens, h, w) region per token, (B, tokens) weights and (B, tokens) kinds.
-
-    An object's colour and shape words -> that object's mask (kind 1); the background word -> everything outside the
-    objects (kind 2); "a", "and", "on" (kind 3), BOS, EOS and pads (kind 0) -> unconstrained (weight 0).
-    """
-    b, _, h, w = masks.shape
-    region = torch.zeros(b, max_length, h, w)
-    weight = torch.zeros(b, max_length)
-    kind = torch.zeros(b, max_length, dtype=torch.long)
-    for i, cap in enumerate(captions):
-        if not cap:
-            continue
-        obj = -1
-        for word, idx in _spans(tok, cap):
-            if word in world.COLOURS:
-                obj += 1
-            if word in world.COLOURS or word in world.SHAPES:
-                region[i, idx[0]], weight[i, idx[0]], kind[i, idx[0]] = masks[i, obj], 1.0, 1
-            elif word in world.BACKGROUNDS:
-                region[i, idx[0]] = (1 - masks[i].sum(0)).clamp(0, 1)
-                weight[i, idx[0]], kind[i, idx[0]] = 1.0, 2
-            elif idx[0] < max_length:
-                kind[i, idx[0]] = 3
-    return region, weight, kind
-
-
 def word_table(tok, captions: list[str], max_length: int) -> torch.Tensor:
-    """Each caption's tokens as (B, tokens, 2) long: [:, :, 0] = whose region (0/1 = first/second object,
-    2 = background, -1 = none), [:, :, 1] = kind as in ``word_targets``. Computed once per distinct caption, so the
-    UNet stage can build its targets with tensor ops (``targets_from_table``) instead of a Python loop per step."""
+    """Where each caption's words should look, as (B, tokens, 2) long: [:, :, 0] = whose region (0/1 = first/second
+    object, 2 = background, -1 = none), [:, :, 1] = kind: an object's colour and shape words -> that object (kind 1);
+    the background word -> everything outside the objects (kind 2); "a", "and", "on" (kind 3), BOS, EOS and pads
+    (kind 0) -> unconstrained. Computed once per distinct caption; the UNet stage builds it once for the whole pool
+    and expands a batch's rows with tensor ops (``targets_from_table``)."""
     unique = sorted(set(captions))
     rows = torch.full((len(unique), max_length, 2), -1, dtype=torch.long)
     rows[..., 1] = 0
     for r, cap in enumerate(unique):
         obj = -1
-        for word, idx in (_spans(tok, cap) if cap else ()):
+        for word, idx in word_spans(tok, cap):
             if word in world.COLOURS:
                 obj += 1
             if word in world.COLOURS or word in world.SHAPES:
@@ -406,7 +483,8 @@ def word_table(tok, captions: list[str], max_length: int) -> torch.Tensor:
 
 
 def targets_from_table(table: torch.Tensor, masks: torch.Tensor):
-    """``word_targets`` from a ``word_table`` slice (B, tokens, 2) and masks (B, 2, h, w), with tensor ops only."""
+    """A ``word_table`` slice (B, tokens, 2) and masks (B, 2, h, w) -> (B, tokens, h, w) region per token,
+    (B, tokens) weights (1 where the word has a region) and (B, tokens) kinds, with tensor ops only."""
     owner, kind = table[..., 0], table[..., 1]  # (B, tokens)
     background = (1 - masks.sum(1, keepdim=True)).clamp(0, 1)  # (B, 1, h, w)
     choices = torch.cat([masks, background, torch.zeros_like(background)], 1)  # (B, 4, h, w): obj 0, obj 1, bg, none
@@ -416,19 +494,11 @@ def targets_from_table(table: torch.Tensor, masks: torch.Tensor):
     return region, weight, kind
 
 
-@functools.lru_cache(maxsize=4096)
-def _spans_cached(tok_id: int, cap: str):
-    from ..prompts import word_spans
-
-    return tuple((w, tuple(i)) for w, i in word_spans(_TOKENIZERS[tok_id], cap))
-
-
-_TOKENIZERS: dict = {}
-
-
-def _spans(tok, cap: str):
-    _TOKENIZERS[id(tok)] = tok
-    return _spans_cached(id(tok), cap)
+def word_targets(tok, captions: list[str], masks: torch.Tensor, max_length: int):
+    """Where each word should look, for captions and their object masks (B, objects ≤ 2, h, w): (B, tokens, h, w)
+    region per token, (B, tokens) weights and (B, tokens) kinds (see ``word_table``)."""
+    masks = F.pad(masks.float(), (0, 0, 0, 0, 0, 2 - masks.shape[1]))  # (B, 2, h, w): a missing object is empty
+    return targets_from_table(word_table(tok, captions, max_length), masks)
 
 
 def localisation_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -443,6 +513,7 @@ def localisation_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) ->
         inside = (dist * r).sum(-1).clamp_min(1e-6)  # (B, tokens)
         losses.append(-(inside.log() * weight).sum() / weight.sum().clamp_min(1.0))
     return torch.stack(losses).mean()
+
 
 def binding_loss(maps: list, region: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
     """L_bind = − mean_{layers, object pixels p} log( Σ_{w ∈ words of p's object} A[p, w] / Σ_{w ∈ all words} A[p, w] )
@@ -471,193 +542,170 @@ def _tokenize(tok, captions: list[str], max_length: int) -> torch.Tensor:
     return tok(captions, padding="max_length", max_length=max_length, truncation=True, return_tensors="pt").input_ids
 
 
-def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, log: Logger,
-               train: bool = True):
-    ckpt_path = run / "unet.pt"
+def _tokenizer(cfg: TrainConfig, mcfg: ToyModelConfig):
     if cfg.init_from:  # the export's own vocabulary: the BPE learner may order its single-letter tokens differently
         from transformers import CLIPTokenizer
 
-        tok = CLIPTokenizer.from_pretrained(Path(cfg.init_from) / "tokenizer")
-    else:
-        tok = build_tokenizer(mcfg.max_length)
-    te = build_text_encoder(len(tok), mcfg, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id)
-    unet = build_unet(mcfg)
-    dev = torch.device(cfg.device)
-    unet.to(dev), te.to(dev)
-    params = list(unet.parameters()) + list(te.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.unet_lr, weight_decay=0.01)
-    ema_unet, ema_te = copy.deepcopy(unet).requires_grad_(False), copy.deepcopy(te).requires_grad_(False)
-    ema_params = list(ema_unet.parameters()) + list(ema_te.parameters())  # in the order of `params`
-    step, gen, total = 0, torch.Generator().manual_seed(cfg.seed), cfg.unet_steps
-    state = _load(ckpt_path)
-    if state is not None:
-        unet.load_state_dict(state["unet"]), te.load_state_dict(state["te"])
+        return CLIPTokenizer.from_pretrained(Path(cfg.init_from) / "tokenizer")
+    return build_tokenizer(mcfg.max_length)
+
+
+class _UnetStage(Stage):
+    """UNet + text encoder on the cached latent pool; an EMA of both is what gets exported. Checkpoint
+    ``{unet, te, opt, ema_unet, ema_te, gen, step, fitted_total}``, ``gen`` the CPU generator of all its noise."""
+
+    name, desc = "unet", "UNet"
+
+    def __init__(self, cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, log: Logger):
+        super().__init__(cfg, run, log, cfg.unet_steps, cfg.unet_minutes)
+        self.mcfg, self.pool, self.dev = mcfg, pool, torch.device(cfg.device)
+        self.tok = tok = _tokenizer(cfg, mcfg)
+        self.te = build_text_encoder(len(tok), mcfg, tok.pad_token_id, tok.bos_token_id, tok.eos_token_id).to(self.dev)
+        self.unet = build_unet(mcfg).to(self.dev)
+        self.params = list(self.unet.parameters()) + list(self.te.parameters())
+        self.opt = torch.optim.AdamW(self.params, lr=cfg.unet_lr, weight_decay=0.01)
+        self.ema_unet = copy.deepcopy(self.unet).requires_grad_(False)
+        self.ema_te = copy.deepcopy(self.te).requires_grad_(False)
+        self.ema_params = list(self.ema_unet.parameters()) + list(self.ema_te.parameters())  # in the order of params
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+
+    def checkpoint(self) -> dict:
+        return dict(unet=self.unet.state_dict(), te=self.te.state_dict(), opt=self.opt.state_dict(),
+                    ema_unet=self.ema_unet.state_dict(), ema_te=self.ema_te.state_dict(), gen=self.gen.get_state())
+
+    def restore(self, state: dict) -> None:
+        self.unet.load_state_dict(state["unet"]), self.te.load_state_dict(state["te"])
         if state.get("opt") is not None:  # absent in a run seeded from an export: a fresh optimiser
-            opt.load_state_dict(state["opt"])
-        ema_unet.load_state_dict(state["ema_unet"]), ema_te.load_state_dict(state["ema_te"])
-        step, total = state["step"], _resume_total(state, cfg.unet_steps, cfg.extend)
-        gen.set_state(state["gen"])
-        log(f"unet: resumed at step {step}")
-    if step >= total or not train:
-        _check_trained(state, "unet", step, total, log)
-        return ema_unet.eval(), ema_te.eval(), tok
-    sched = build_scheduler()
-    alphas_cumprod = sched.alphas_cumprod.to(dev)  # (1000,)
-    snr = alphas_cumprod / (1 - alphas_cumprod)
-    scaling = pool["scaling_factor"]
-    unique = sorted(set(pool["captions"]))  # a few thousand distinct captions: tokenize each once
-    row = {c: i for i, c in enumerate(unique)}
-    ids_all = _tokenize(tok, unique, mcfg.max_length)[[row[c] for c in pool["captions"]]]  # (pool, max_length)
-    ids_all = ids_all.to(dev)
-    ids_empty = _tokenize(tok, [""], mcfg.max_length)[0].to(dev)
-    pool_mean, pool_std = pool["mean"].to(dev), pool["std"].to(dev)  # (pool, 4, h, w) fp16
-    if "masks" in pool:  # where each word should look, per pool item (for the localisation/binding losses)
-        pool_masks = pool["masks"].to(dev)  # (pool, 2, h, w) fp16 coverage
-        pool_words = word_table(tok, pool["captions"], mcfg.max_length).to(dev)  # (pool, tokens, 2)
-    n_pool = len(pool["captions"])
-    unet.train(), te.train()
-    capture = CaptureCross((mcfg.image_size // 4,) * 2, cfg.loc_min_side)
-    use_loc = (cfg.loc_weight > 0 or cfg.bind_weight > 0) and "masks" in pool
-    ctx = attention_control(unet, capture) if use_loc else contextlib.nullcontext()
-    ctx.__enter__()  # processors stay installed for the whole stage (restored below)
-    t_start, losses, loc_losses, bind_losses = time.time(), [], [], []
-    fit = _StepFit(cfg.unet_minutes, total, step, "unet", log)
-    bar = tqdm(total=total, initial=step, desc="UNet")
-    while step < total:
+            self.opt.load_state_dict(state["opt"])
+        self.ema_unet.load_state_dict(state["ema_unet"]), self.ema_te.load_state_dict(state["ema_te"])
+        self.gen.set_state(state["gen"])
+
+    @contextlib.contextmanager
+    def session(self):
+        """The loop's fixed inputs (noise schedule, tokenised captions, per-word targets) and, for the
+        localisation/binding losses, processors that capture the cross-attention maps for the whole loop."""
+        cfg, pool, dev, max_length = self.cfg, self.pool, self.dev, self.mcfg.max_length
+        sched = build_scheduler()
+        self.n_timesteps = sched.config.num_train_timesteps
+        self.alphas_cumprod = sched.alphas_cumprod.to(dev)  # (1000,)
+        self.snr = self.alphas_cumprod / (1 - self.alphas_cumprod)
+        unique = sorted(set(pool["captions"]))  # a few thousand distinct captions: tokenize each once
+        row = {c: i for i, c in enumerate(unique)}
+        self.ids_all = _tokenize(self.tok, unique, max_length)[[row[c] for c in pool["captions"]]].to(dev)  # (pool, L)
+        self.ids_empty = _tokenize(self.tok, [""], max_length)[0].to(dev)
+        self.pool_mean, self.pool_std = pool["mean"].to(dev), pool["std"].to(dev)  # (pool, 4, h, w) fp16
+        self.use_loc = (cfg.loc_weight > 0 or cfg.bind_weight > 0) and "masks" in pool
+        if self.use_loc:  # where each word should look, per pool item
+            self.pool_masks = pool["masks"].to(dev)  # (pool, 2, h, w) fp16 coverage
+            self.pool_words = word_table(self.tok, pool["captions"], max_length).to(dev)  # (pool, tokens, 2)
+        self.capture = CaptureCross((self.mcfg.image_size // 4,) * 2, cfg.loc_min_side)
+        self.losses, self.loc_losses, self.bind_losses = [], [], []
+        self.unet.train(), self.te.train()
+        with attention_control(self.unet, self.capture) if self.use_loc else contextlib.nullcontext():
+            yield
+
+    def train_step(self, step: int, total: int) -> None:
+        """L = min(SNR(t), γ)/SNR(t) · ||ε − ε_θ(√ᾱ_t z₀ + √(1−ᾱ_t) ε, t, τ(caption))||²
+        (+ λ_loc · L_loc + λ_bind · L_bind on the captured cross-attention), then the EMA of the weights."""
+        cfg, dev, gen, batch = self.cfg, self.dev, self.gen, self.cfg.unet_batch
         # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance (random numbers drawn on the CPU
         #    from one seeded generator, so a run is the same on any device)
-        idx = torch.randint(0, n_pool, (cfg.unet_batch,), generator=gen)
-        idx_dev = idx.to(dev)
-        mean, std = pool_mean[idx_dev].float(), pool_std[idx_dev].float()
-        z0 = (mean + std * torch.randn(mean.shape, generator=gen).to(dev)) * scaling  # (B, 4, h, w)
+        idx = torch.randint(0, len(self.pool["captions"]), (batch,), generator=gen).to(dev)
+        mean, std = self.pool_mean[idx].float(), self.pool_std[idx].float()
+        z0 = (mean + std * torch.randn(mean.shape, generator=gen).to(dev)) * self.pool["scaling_factor"]  # (B, 4, h, w)
         # 2. captions, with 10 % dropped to the empty prompt for classifier-free guidance
-        drop = (torch.rand(cfg.unet_batch, generator=gen) < cfg.empty_caption).to(dev)
-        ids = torch.where(drop[:, None], ids_empty, ids_all[idx_dev])  # (B, max_length)
+        drop = (torch.rand(batch, generator=gen) < cfg.empty_caption).to(dev)
+        ids = torch.where(drop[:, None], self.ids_empty, self.ids_all[idx])  # (B, max_length)
         # 3. forward diffusion: z_t = sqrt(a_t) z0 + sqrt(1 - a_t) eps
-        t = torch.randint(0, sched.config.num_train_timesteps, (cfg.unet_batch,), generator=gen).to(dev)
+        t = torch.randint(0, self.n_timesteps, (batch,), generator=gen).to(dev)
         eps = torch.randn(z0.shape, generator=gen).to(dev)
-        a = alphas_cumprod[t].view(-1, 1, 1, 1)
+        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
         zt = a.sqrt() * z0 + (1 - a).sqrt() * eps
         # 4. predict eps; min-SNR-gamma weighted MSE
-        emb = te(ids).last_hidden_state  # (B, max_length, text_dim)
-        capture.maps = []
-        pred = unet(zt, t, encoder_hidden_states=emb).sample
-        w = (torch.clamp(snr[t], max=cfg.min_snr_gamma) / snr[t]) if cfg.min_snr_gamma > 0 else torch.ones_like(snr[t])
+        emb = self.te(ids).last_hidden_state  # (B, max_length, text_dim)
+        self.capture.maps = []
+        pred = self.unet(zt, t, encoder_hidden_states=emb).sample
+        snr = self.snr[t]
+        w = (torch.clamp(snr, max=cfg.min_snr_gamma) / snr) if cfg.min_snr_gamma > 0 else torch.ones_like(snr)
         loss = (w * (pred - eps).pow(2).mean(dim=(1, 2, 3))).mean()
-        if use_loc:  # 4b. localisation loss on the captured cross-attention
-            table = pool_words[idx_dev]  # (B, tokens, 2): (owner, kind); a dropped caption has no targets
+        if self.use_loc:  # 4b. localisation loss on the captured cross-attention
+            table = self.pool_words[idx]  # (B, tokens, 2): (owner, kind); a dropped caption has no targets
             table[drop] = torch.tensor([-1, 0], device=dev)
-            region, weight, kind = targets_from_table(table, pool_masks[idx_dev].float())
+            region, weight, kind = targets_from_table(table, self.pool_masks[idx].float())
             keep = (t < cfg.loc_max_t)[:, None]  # (B, 1): only these samples' words are asked to localise
             weight, kind = weight * keep, kind * keep
             if cfg.loc_weight > 0:
-                loc = localisation_loss(capture.maps, region, weight)
-                loc_losses.append(loc.detach())
+                loc = localisation_loss(self.capture.maps, region, weight)
+                self.loc_losses.append(loc.detach())
                 loss = loss + cfg.loc_weight * loc
             if cfg.bind_weight > 0:  # 4c. pixel-side binding loss on the same maps
-                bind = binding_loss(capture.maps, region, kind)
-                bind_losses.append(bind.detach())
+                bind = binding_loss(self.capture.maps, region, kind)
+                self.bind_losses.append(bind.detach())
                 loss = loss + cfg.bind_weight * bind
-        # 5. learning-rate schedule and the optimiser step
-        lr = cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * min(1.0, (total - step) / (0.2 * total))
-        for g in opt.param_groups:
-            g["lr"] = lr
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        # 5. learning-rate schedule (warm-up, constant, linear decay over the last 20 %) and the optimiser step
+        self.lr = cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * min(1.0, (total - step) / (0.2 * total))
+        _set_lr(self.opt, self.lr)
+        _optimiser_step(self.opt, loss, self.params)
         # 6. EMA of the weights (warms up so early checkpoints are usable)
         decay = min(cfg.ema, (1 + step) / (10 + step))
         with torch.no_grad():  # e ← decay·e + (1 − decay)·p, as one fused call over all tensors (GPU: few launches)
-            torch._foreach_mul_(ema_params, decay)
-            torch._foreach_add_(ema_params, params, alpha=1 - decay)
-        step += 1
-        total = bar.total = fit(step)
-        losses.append(loss.detach())
-        bar.update(1)
-        stop = cfg.minutes and time.time() - t_start > cfg.minutes * 60
-        save = step % cfg.ckpt_every == 0 or step == total or stop
-        if step % 10 == 0 or save:  # float() syncs a GPU: only every 10 steps
-            losses, loc_losses, bind_losses = ([float(x) for x in xs[-50:]] for xs in (losses, loc_losses, bind_losses))
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        if save:
-            _save(ckpt_path, unet=unet.state_dict(), te=te.state_dict(), opt=opt.state_dict(),
-                  ema_unet=ema_unet.state_dict(), ema_te=ema_te.state_dict(), step=step, gen=gen.get_state(),
-                  fitted_total=total if cfg.unet_minutes and not fit.on else None)
-            log(f"unet: step {step} loss(50) {np.mean(losses[-50:]):.4f} loc(50) "
-                f"{np.mean(loc_losses[-50:]) if loc_losses else float('nan'):.3f} "
-                f"{f'bind(50) {np.mean(bind_losses[-50:]):.3f} ' if bind_losses else ''}lr {lr:.2e} "
-                f"({(time.time() - t_start) / 60:.1f} min this session)")
-        if stop:
-            log(f"unet: stopped after {cfg.minutes} min at step {step} (resume by running again)")
-            raise SystemExit(0)
-    bar.close()
-    ctx.__exit__(None, None, None)
-    return ema_unet.eval(), ema_te.eval(), tok
+            torch._foreach_mul_(self.ema_params, decay)
+            torch._foreach_add_(self.ema_params, self.params, alpha=1 - decay)
+        self.losses.append(loss.detach())
+
+    def postfix(self) -> dict:
+        # the recent losses as floats (float() syncs a GPU: asked for every 10 steps and at checkpoints only)
+        self.losses, self.loc_losses, self.bind_losses = (
+            [float(x) for x in xs[-50:]] for xs in (self.losses, self.loc_losses, self.bind_losses))
+        return {"loss": f"{np.mean(self.losses[-50:]):.4f}"}
+
+    def summary(self) -> str:
+        loc = np.mean(self.loc_losses[-50:]) if self.loc_losses else float("nan")
+        bind = f"bind(50) {np.mean(self.bind_losses[-50:]):.3f} " if self.bind_losses else ""
+        return (f"loss(50) {np.mean(self.losses[-50:]):.4f} loc(50) {loc:.3f} {bind}lr {self.lr:.2e} "
+                f"({self.minutes_spent():.1f} min this session)")
+
+
+def train_unet(cfg: TrainConfig, mcfg: ToyModelConfig, pool: dict, run: Path, log: Logger, train: bool = True):
+    stage = _UnetStage(cfg, mcfg, pool, run, log)
+    stage.run(train)
+    return stage.ema_unet.eval(), stage.ema_te.eval(), stage.tok
 
 
 # ---------------------------------------------------------------------------------------------------------------------
 # Stage 4: decoder fine-tuning
 # ---------------------------------------------------------------------------------------------------------------------
-def finetune_decoder(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log: Logger, train: bool = True):
-    """Train D only, on the posterior mean of a frozen E: the latent space the UNet learned does not move."""
-    ckpt_path = run / "decoder.pt"
-    dev = next(vae.parameters()).device
-    trainable = list(vae.post_quant_conv.parameters()) + list(vae.decoder.parameters())
-    opt = torch.optim.AdamW(trainable, lr=cfg.decoder_lr, weight_decay=0.0)
-    step, rng = 0, np.random.default_rng([cfg.seed, 4])
-    total = cfg.decoder_steps or (10**9 if cfg.decoder_minutes else 0)  # 10**9: until the fit sets the count
-    state = _load(ckpt_path)
-    if state is not None:
-        vae.load_state_dict(state["model"])
-        if state.get("opt") is not None:  # absent in a run seeded from an export
-            opt.load_state_dict(state["opt"])
-        step, rng, total = state["step"], state["rng"], _resume_total(state, cfg.decoder_steps, cfg.extend)
-        log(f"decoder: resumed at step {step}")
-    if step >= total or not train:
-        _check_trained(state, "decoder", step, total, log)
-        return vae.eval()
-    encoder_state = {k: v.clone() for k, v in vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
-    fit = _StepFit(cfg.decoder_minutes, total, step, "decoder", log)
-    batches = frame_batches(cfg, mcfg.image_size, cfg.vae_batch, 0.5, rng, (cfg.seed, 4, step))
-    t_start = time.time()
-    bar = tqdm(total=total, initial=step, desc="VAE decoder")
-    vae.train()
-    while step < total:
-        x = frames_to_tensor(next(batches)[0]).to(dev)  # (B, 3, H, W)
-        lr = cfg.decoder_lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / total)))
-        for g in opt.param_groups:
-            g["lr"] = lr
+class _DecoderStage(_VaeStage):
+    """The VAE stage on the decoder alone: ``params`` are D's, the frozen encoder's latent space (which the UNet
+    learned) does not move."""
+
+    name, desc, stream, loss_name = "decoder", "VAE decoder", 4, "mse"
+
+    @contextlib.contextmanager
+    def session(self):
+        frozen = {k: v.clone() for k, v in self.vae.state_dict().items() if k.startswith(("encoder.", "quant_conv."))}
+        with super().session():
+            yield
+        for k, v in self.vae.state_dict().items():  # the encoder really stayed frozen
+            if k in frozen:
+                assert torch.equal(v, frozen[k]), k
+
+    def reconstruct(self, x: torch.Tensor):
+        """L = ||x − D(E(x))||², E(x) the mean of the frozen encoder's posterior; returns (D(E(x)), L)."""
         with torch.no_grad():
-            z = vae.encode(x).latent_dist.mean
-        mse = F.mse_loss(vae.decode(z).sample, x)
-        opt.zero_grad(set_to_none=True)
-        mse.backward()
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        opt.step()
-        step += 1
-        total = bar.total = fit(step)
-        bar.update(1)
-        if step % 10 == 0:
-            bar.set_postfix(psnr=f"{10 * math.log10(4.0 / max(mse.item(), 1e-12)):.1f}dB")
-        stop = cfg.minutes and time.time() - t_start > cfg.minutes * 60
-        if step % cfg.ckpt_every == 0 or step == total or stop:
-            _save(ckpt_path, model=vae.state_dict(), opt=opt.state_dict(), step=step, rng=rng,
-                  fitted_total=total if cfg.decoder_minutes and not fit.on else None)
-            log(f"decoder: step {step} mse {mse.item():.5f}")
-        if stop:
-            log(f"decoder: stopped after {cfg.minutes} min at step {step} (resume by running again)")
-            raise SystemExit(0)
-    bar.close(), batches.close()
-    for k, v in vae.state_dict().items():  # the encoder really stayed frozen
-        if k in encoder_state:
-            assert torch.equal(v, encoder_state[k]), k
-    vae.eval()
-    with torch.no_grad():
-        x = frames_to_tensor(held_out_frames(64, mcfg.image_size)).to(dev)
-        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
-    log(f"decoder: held-out round-trip PSNR {psnr(rec, x):.2f} dB ({(time.time() - t_start) / 60:.1f} min)")
-    return vae
+            z = self.vae.encode(x).latent_dist.mean
+        rec = self.vae.decode(z).sample
+        return rec, F.mse_loss(rec, x)
+
+
+def finetune_decoder(cfg: TrainConfig, mcfg: ToyModelConfig, vae, run: Path, log: Logger, train: bool = True):
+    params = list(vae.post_quant_conv.parameters()) + list(vae.decoder.parameters())
+    total = cfg.decoder_steps or (10**9 if cfg.decoder_minutes else 0)  # 10**9: until the fit sets the count
+    stage = _DecoderStage(cfg, mcfg, vae, params, cfg.decoder_lr, run, log, cfg.decoder_steps, cfg.decoder_minutes,
+                          total)
+    if stage.run(train):
+        stage.report()
+    return vae.eval()
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -699,6 +747,29 @@ def export(cfg: TrainConfig, mcfg: ToyModelConfig, vae, unet, te, tok, scaling: 
     return out
 
 
+def run_stages(stage: str, cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger,
+               scaling: float | None = None) -> None:
+    """Run ``stage`` ("all", "vae", "latents", "unet", "decoder" or "export") and the stages it needs."""
+    t0 = time.time()
+    train = stage != "export"  # export writes the pipeline from the checkpoints as they are
+    vae = train_vae(cfg, mcfg, run, log, train)
+    if stage == "vae":
+        return
+    if stage == "decoder":  # the decoder alone: it may run beside the UNet stage, as the encoder stays frozen
+        finetune_decoder(cfg, mcfg, vae, run, log)
+        return
+    pool = build_latent_pool(cfg, mcfg, vae, run, log, train, scaling)
+    if stage == "latents":
+        return
+    unet, te, tok = train_unet(cfg, mcfg, pool, run, log, train)
+    if stage == "unet":
+        return
+    if (run / "decoder.pt").exists() or (train and (cfg.decoder_steps > 0 or cfg.decoder_minutes > 0)):
+        vae = finetune_decoder(cfg, mcfg, vae, run, log, train)
+    export(cfg, mcfg, vae, unet, te, tok, pool["scaling_factor"], run, log)
+    log(f"done in {(time.time() - t0) / 60:.1f} min")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stage", default="all", choices=["all", "vae", "latents", "unet", "decoder", "export"])
@@ -709,13 +780,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
-    mcfg = ToyModelConfig()
-    if args.quick:
-        overrides = {"vae_steps": 2, "vae_batch": 2, "pool": 16, "unet_steps": 2, "unet_batch": 4, "warmup": 1,
-                     "ckpt_every": 1, **overrides}
-        mcfg = ToyModelConfig(vae_channels=(32, 32, 32), unet_channels=(32, 32, 32), text_dim=32, heads=2,
-                              transformer_depth=1)
-    cfg = TrainConfig(**overrides)
+    mcfg = ToyModelConfig(**QUICK_MODEL) if args.quick else ToyModelConfig()
+    cfg = TrainConfig(**({**QUICK_TRAIN, **overrides} if args.quick else overrides))
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     if cfg.device != "cpu":
@@ -729,24 +795,11 @@ def main(argv: list[str] | None = None) -> None:
         mcfg, scaling = seed_from_export(cfg, run, log)
     (run / "train_config.json").write_text(json.dumps({"train": dataclasses.asdict(cfg),
                                                        "model": dataclasses.asdict(mcfg)}, indent=2))
-    t0 = time.time()
-    train = args.stage != "export"  # export writes the pipeline from the checkpoints as they are
-    vae = train_vae(cfg, mcfg, run, log, train)
-    if args.stage == "vae":
-        return
-    if args.stage == "decoder":  # the decoder alone: it may run beside the UNet stage, as the encoder stays frozen
-        finetune_decoder(cfg, mcfg, vae, run, log)
-        return
-    pool = build_latent_pool(cfg, mcfg, vae, run, log, train, scaling)
-    if args.stage == "latents":
-        return
-    unet, te, tok = train_unet(cfg, mcfg, pool, run, log, train)
-    if args.stage == "unet":
-        return
-    if (run / "decoder.pt").exists() or (train and (cfg.decoder_steps > 0 or cfg.decoder_minutes > 0)):
-        vae = finetune_decoder(cfg, mcfg, vae, run, log, train)
-    export(cfg, mcfg, vae, unet, te, tok, pool["scaling_factor"], run, log)
-    log(f"done in {(time.time() - t0) / 60:.1f} min")
+    try:
+        run_stages(args.stage, cfg, mcfg, run, log, scaling)
+    except StageStopped as stopped:  # --minutes ran out: the checkpoint is saved; exit 0 so that scripts go on
+        log(str(stopped))
+        raise SystemExit(0) from None
 
 
 if __name__ == "__main__":
