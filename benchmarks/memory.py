@@ -49,7 +49,8 @@ def measure_one(model: str, mode: str, frames: int, size: int, steps: int) -> di
         store_bytes = inv.store.nbytes()
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    est = fz.memory.estimate_memory(pipe, frames, size, size, steps, cache=mode if mode != "floor" else "recompute")
+    est = fz.memory.estimate_memory(pipe, frames, size, size, steps, cache=mode if mode != "floor" else "recompute",
+                                    prompt_tokens=len(fz.diffusion.tokens(pipe, src)))
     return {"model": model, "mode": mode, "frames": frames, "size": size, "steps": steps, "seconds": seconds,
             "store_bytes": store_bytes, "estimated_store_bytes": est.store_bytes if mode != "floor" else 0,
             "peak_rss": peak, "rss_before": base_rss}

@@ -148,7 +148,8 @@ def ddim_loop(pipe, z: torch.Tensor, scheduler, context: torch.Tensor, control, 
             z_in, ctx = torch.cat([z] * groups), context  # (groups*F, 4, h, w), (groups*F, tokens, dim)
             extra = control.extra_rows()
             if extra is not None:
-                z_in, ctx = torch.cat([extra[0], z_in]), torch.cat([extra[1], ctx])  # (E + groups*F, ...)
+                z_in = torch.cat([extra[0].to(z_in), z_in])  # (E + groups*F, 4, h, w)
+                ctx = torch.cat([extra[1].to(ctx), ctx])  # (E + groups*F, tokens, dim)
             eps = pipe.unet(z_in, t, encoder_hidden_states=ctx).sample[len(z_in) - groups * len(z):]
             # 3. classifier-free guidance
             if guidance is not None:

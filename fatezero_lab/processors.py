@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-REFERENCE_CHOICES = ("first", "previous", "self", "all")
+REFERENCE_CHOICES = ("first", "previous", "self", "next", "last", "mid", "all")  # or an int offset
 
 
 @dataclass
@@ -64,51 +64,59 @@ class LayerInfo:
 
 @dataclass
 class TemporalConfig:
-    """Spatial-temporal self-attention: which frames each frame's self-attention reads keys/values from."""
+    """Spatial-temporal self-attention: which frames each frame's self-attention reads keys/values from.
+
+    Each entry of ``reference`` names, for every frame f of F, one frame whose keys/values f reads (entries are
+    concatenated along the key axis): ``"first"`` (0), ``"last"`` (F−1), ``"mid"`` (⌊(F−1)/2⌋), ``"previous"``
+    (f−1), ``"self"`` (f), ``"next"`` (f+1), an int offset d (f+d; previous = −1), all clipped to [0, F−1], or
+    ``"all"`` (every frame). The reference code's ``SparseCausalAttention_index`` uses the same vocabulary
+    (``['mid']`` in its zero-shot configs, ``[-1, 'first']`` = previous + first by default).
+    """
 
     enabled: bool = True  # False: plain per-frame self-attention (the image model)
-    reference: tuple[str, ...] = ("first", "previous")  # any of REFERENCE_CHOICES; ("self",) equals plain attention
-    min_channels: int = 0  # only layers whose query width is >= this get spatial-temporal attention
+    reference: tuple = ("first", "previous")  # entries as above; ("self",) equals plain attention
+    min_channels: int = 0  # only layers whose query width is >= this get it (the reference's least_sc_channel)
 
     def __post_init__(self):
-        if isinstance(self.reference, str):
+        if isinstance(self.reference, (str, int)):
             self.reference = (self.reference,)
-        self.reference = tuple(self.reference)
-        bad = [r for r in self.reference if r not in REFERENCE_CHOICES]
+        self.reference = tuple("mid" if r == "middle" else r for r in self.reference)
+        bad = [r for r in self.reference
+               if not (r in REFERENCE_CHOICES or (isinstance(r, int) and not isinstance(r, bool)))]
         if bad or not self.reference:
-            raise ValueError(f"temporal reference frames {list(self.reference)} invalid; choose a non-empty subset "
-                             f"of {list(REFERENCE_CHOICES)}")
+            raise ValueError(f"temporal reference frames {list(self.reference)} invalid; choose a non-empty list of "
+                             f"{list(REFERENCE_CHOICES)} or int offsets")
         if self.min_channels < 0:
             raise ValueError(f"min_channels must be >= 0, got {self.min_channels}")
 
     def frame_indices(self, n_frames: int) -> torch.Tensor:
         """(frames, refs) long tensor: row f lists the frames whose keys/values frame f attends to."""
+        fixed = {"first": 0, "last": n_frames - 1, "mid": (n_frames - 1) // 2}
+        offsets = {"previous": -1, "self": 0, "next": 1}
         rows = []
         for f in range(n_frames):
             idx: list[int] = []
             for r in self.reference:
-                if r == "first":
-                    idx.append(0)
-                elif r == "previous":
-                    idx.append(max(f - 1, 0))
-                elif r == "self":
-                    idx.append(f)
-                else:  # all
+                if r == "all":
                     idx.extend(range(n_frames))
+                elif r in fixed:
+                    idx.append(fixed[r])
+                else:
+                    idx.append(min(max(f + offsets.get(r, r), 0), n_frames - 1))
             rows.append(idx)
         return torch.tensor(rows, dtype=torch.long)
 
     @classmethod
     def parse(cls, value) -> "TemporalConfig":
-        """Accept True/False, a TemporalConfig, a reference name or a list of them."""
+        """Accept True/False, a TemporalConfig, a reference entry or a list of them."""
         if isinstance(value, cls):
             return value
         if value is True or value is None:
             return cls()
         if value is False or value == "none":
             return cls(enabled=False)
-        if isinstance(value, (str, list, tuple)):
-            return cls(reference=tuple([value] if isinstance(value, str) else value))
+        if isinstance(value, (str, list, tuple)) or (isinstance(value, int) and not isinstance(value, bool)):
+            return cls(reference=tuple(value) if isinstance(value, (list, tuple)) else (value,))
         raise TypeError(f"temporal must be True/False, a TemporalConfig or reference frame name(s) from "
                         f"{list(REFERENCE_CHOICES) + ['none']}; got {value!r}")
 

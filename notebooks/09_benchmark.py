@@ -43,7 +43,7 @@ pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-dif
 
 # %%
 import json, pathlib
-from IPython.display import Markdown
+from IPython.display import Markdown, display
 saved = pathlib.Path(fz.__file__).resolve().parents[1] / "docs" / "benchmark_results.json"
 if saved.exists():  # a clone of the repository; a pip install has no docs/ folder
     full = json.loads(saved.read_text())

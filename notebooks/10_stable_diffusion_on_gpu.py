@@ -67,7 +67,7 @@ for name in fz.data.list_clips():
 
 # %% [markdown]
 # ## Which store mode fits?
-# The reference keeps every attention map (100 GB for 8 frames x 512² x 50 steps). `cache="inputs"` keeps queries/keys instead and `cache="recompute"` only the latents; all three give the same edit. The default picks the fastest one that fits.
+# The reference keeps every attention map (100 GB for 8 frames x 512² x 50 steps). `cache="inputs"` keeps queries/keys instead and `cache="recompute"` only the latents and the mask's small cross-attention maps (the edit then runs the source pass in its own UNet calls, as extra batch rows); all three give the same edit. The default picks the fastest one that fits.
 
 # %%
 f, h, w, _ = frames.shape

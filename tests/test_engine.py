@@ -274,3 +274,15 @@ def test_step_windows_count_as_the_reference():
     control = fz.editing.EditControl(_Store(), plan, (8, 8), steps=10)
     assert control.blend_steps == range(2, 7)  # latent blend (0.2, 0.8) of 10 steps: i+1 in 3..7
     assert control.self_steps == range(0, 6) and control.cross_steps == range(0, 8)
+
+
+def test_temporal_reference_frames_speak_the_reference_vocabulary():
+    """The authors' SparseCausalAttention_index entries: 'first', 'last', 'mid', int offsets (clipped)."""
+    idx = lambda *ref: TemporalConfig(reference=ref).frame_indices(4).tolist()  # noqa: E731
+    assert idx("mid") == [[1], [1], [1], [1]]  # their zero-shot configs: every frame reads the middle frame only
+    assert idx(-1, "first") == [[0, 0], [0, 0], [1, 0], [2, 0]]  # their code default [-1, 'first']
+    assert idx("previous", "first") == idx(-1, "first")
+    assert idx(1, "last") == [[1, 3], [2, 3], [3, 3], [3, 3]] and idx("next") == idx(1)
+    assert TemporalConfig(reference=("middle",)).reference == ("mid",)
+    with pytest.raises(ValueError, match="invalid"):
+        TemporalConfig(reference=(1.5,))
