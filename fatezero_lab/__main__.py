@@ -73,18 +73,78 @@ def _load_clip(args, pipe):
     return fz.video.prepare(args.video, n_frames=args.frames, size=size)
 
 
+def _reference_edit(args):
+    """The edit a ``--reference-config`` names (None without one); file, index and paths checked before any model
+    is loaded (``args.edit_parser.error`` exits with status 2 and the reason)."""
+    if args.reference_config is None:
+        if args.reference_index is not None:
+            args.edit_parser.error("--reference-index needs --reference-config")
+        missing = [f"--{n}" for n in ("video", "source", "target") if getattr(args, n) is None]
+        if missing:
+            args.edit_parser.error(f"the following arguments are required: {', '.join(missing)} "
+                                   f"(or give --reference-config)")
+        return None
+    from fatezero_lab.reference_config import read_reference_yaml
+
+    try:
+        ref = read_reference_yaml(args.reference_config, args.reference_index or 0)
+    except (OSError, ValueError) as e:
+        args.edit_parser.error(f"--reference-config: {e}")
+    if args.video is None:
+        found = ref.video_path()
+        if found is None:
+            args.edit_parser.error(f"the config's clip {ref.dataset_path!r} was not found (looked under the working "
+                                   f"directory and the folders above {ref.path}); pass --video")
+        args.video = str(found)
+    if args.model is None:
+        args.model = ref.model_path()
+        if args.model is None:
+            args.edit_parser.error(f"the config's pretrained_model_path {ref.pretrained_model_path!r} was not found "
+                                   f"(a one-shot tuned checkpoint?); pass --model")
+    return ref
+
+
 def cmd_edit(args) -> int:
     import numpy as np
 
     import fatezero_lab as fz
 
-    pipe = fz.load_pipeline(args.model)
-    fz.diffusion.check_prompt(pipe, args.source, "--source")
-    fz.diffusion.check_prompt(pipe, args.target, "--target")
-    frames = _load_clip(args, pipe)
+    # 0. the request: from the flags, or from an authors' YAML config (--reference-config), flags overriding it
+    ref = _reference_edit(args)
+    source = args.source if args.source is not None else ref.source_prompt
+    target = args.target if args.target is not None else ref.target_prompt
+    steps = args.steps if args.steps is not None else (ref.steps if ref else 50)
+    config = ref.config if ref else fz.FateZeroConfig(guidance=7.5, blend_words=[])
+    temporal = not args.no_temporal if ref is None else (False if args.no_temporal else ref.temporal)
+    config = config.replace(**{k: v for k, v in (("guidance", args.guidance), ("blend_words", args.blend_words))
+                               if v is not None})
+    if ref is not None:
+        print(ref.summary())
+    pipe = fz.load_pipeline(args.model or "toy")
+    fz.diffusion.check_prompt(pipe, source, "--source")
+    fz.diffusion.check_prompt(pipe, target, "--target")
+    if config.cross_mode == "replace":  # the reference's replace copes with unequal token counts; ours does not
+        from fatezero_lab.prompts import align
+
+        try:
+            align(pipe.tokenizer, source, target, "replace")
+        except ValueError as e:
+            print(f"note: {e}; using cross_mode='refine'")
+            config = config.replace(cross_mode="refine")
+    from fatezero_lab.prompts import word_token_indices
+
+    for words, prompt in ((config.blend_words, source), ([*config.target_blend_words, *config.reweight], target)):
+        for word in words:  # a word missing from its prompt fails here, before the inversion
+            word_token_indices(pipe.tokenizer, prompt, word)
+    if ref is not None and not args.video.startswith("toy:"):
+        frames = ref.load_clip(args.video, size=args.size or pipe.resolution[0], n_frames=args.frames)
+    else:
+        if args.frames is None:
+            args.frames = ref.n_sample_frame if ref is not None and ref.n_sample_frame > 0 else 8
+        frames = _load_clip(args, pipe)
     out = new_output_folder(args.out)
-    inv = fz.invert(pipe, frames, args.source, steps=args.steps, temporal=not args.no_temporal)
-    res = fz.edit(pipe, inv, args.target, blend_words=args.blend_words, guidance=args.guidance)
+    inv = fz.invert(pipe, frames, source, steps=steps, temporal=temporal)
+    res = fz.edit(pipe, inv, target, config)
     fz.video.write(out / "source.mp4", frames)
     fz.video.write(out / "edit.mp4", res.frames)
     fz.video.write(out / "edit_frames", res.frames)
@@ -95,8 +155,11 @@ def cmd_edit(args) -> int:
         fz.video.save_png(out / "masks.png", fz.video.grid([np.repeat(m[..., None], 3, -1).astype(np.float32)
                                                             for m in masks[:: max(1, len(masks) // 6)]]), scale=4)
     res.config.to_json(out / "config.json")
-    (out / "prompts.json").write_text(json.dumps({"source": args.source, "target": args.target,
-                                                  "video": args.video}, indent=2))
+    prompts = {"source": source, "target": target, "video": args.video}
+    if ref is not None:
+        prompts.update(reference_config=str(ref.path), reference_index=ref.index, steps=steps,
+                       temporal=str(temporal), notes=ref.notes)
+    (out / "prompts.json").write_text(json.dumps(prompts, indent=2))
     print(f"wrote {out.resolve()}")
     return 0
 
@@ -160,16 +223,25 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn, text in (("edit", cmd_edit, "invert a clip and edit it with FateZero"),
                            ("invert", cmd_invert, "DDIM-invert a clip and reconstruct it")):
         e = sub.add_parser(name, help=text)
-        e.add_argument("--video", required=True, help="mp4/gif/frames folder, or toy:<caption> for a toy clip")
-        e.add_argument("--source", required=True, help="the source prompt")
-        if name == "edit":
-            e.add_argument("--target", required=True, help="the target prompt")
-            e.add_argument("--blend-words", nargs="*", default=[], help="source words whose mask limits the edit")
-            e.add_argument("--guidance", type=float, default=7.5)
-        e.add_argument("--model", default="toy")
-        e.add_argument("--frames", type=int, default=8)
+        ref = name == "edit"  # edit may take its prompts, clip and settings from --reference-config instead
+        e.add_argument("--video", required=not ref, help="mp4/gif/frames folder, or toy:<caption> for a toy clip")
+        e.add_argument("--source", required=not ref, help="the source prompt")
+        if ref:
+            e.add_argument("--target", help="the target prompt")
+            e.add_argument("--blend-words", nargs="*", default=None, help="source words whose mask limits the edit")
+            e.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 7.5)")
+            e.add_argument("--reference-config", metavar="FILE", default=None,
+                           help="an authors' FateZero YAML config (config/**/*.yaml): its prompts, fusion knobs, "
+                                "temporal attention, steps, guidance, clip and model; flags given here override it")
+            e.add_argument("--reference-index", metavar="N", type=int, default=None,
+                           help="which editing_prompts entry of --reference-config (default 0; entry 0 is usually "
+                                "the source prompt itself, i.e. a reconstruction)")
+            e.set_defaults(edit_parser=e)
+        e.add_argument("--model", default=None if ref else "toy",
+                       help="'toy', a pipeline folder or a hub id (default toy, or the reference config's model)")
+        e.add_argument("--frames", type=int, default=None if ref else 8)
         e.add_argument("--size", type=int, default=0, help="frame size (default 64 for the toy model, else 512)")
-        e.add_argument("--steps", type=int, default=50)
+        e.add_argument("--steps", type=int, default=None if ref else 50)
         e.add_argument("--seed", type=int, default=0)
         e.add_argument("--no-temporal", action="store_true", help="plain per-frame self-attention")
         e.add_argument("--out", default=f"outputs/{name}")

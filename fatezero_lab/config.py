@@ -191,6 +191,14 @@ class FateZeroConfig:
 
         return cls.from_dict(yaml.safe_load(text))
 
+    @classmethod
+    def from_reference_yaml(cls, path: str | Path, index: int = 0) -> "FateZeroConfig":
+        """The knobs of edit ``index`` of one of the authors' YAML configs (``reference_config.read_reference_yaml``
+        returns its prompts, steps, temporal setting and clip too)."""
+        from .reference_config import from_reference_yaml
+
+        return from_reference_yaml(path, index)
+
     def replace(self, **changes) -> "FateZeroConfig":
         return dataclasses.replace(self, **changes)
 
