@@ -75,6 +75,8 @@ class FateZeroConfig:
     #   None = model default (reference and SD: 0.8; a model folder may ship a measured value: ModelDefaults)
     cross_mode: str | None = None  # "replace" (copy every source map; equal token counts), "refine" (shared words),
     #   "auto" (replace if the token counts are equal, else refine: the paper's rule); None = model default (SD: refine)
+    refine_tail: str = "reference"  # refine: what target positions after EOS read — "reference" (the authors': the
+    #   same source position) or "from_end" (EOS and padding aligned from the end); see prompts.align
     reweight: dict = field(default_factory=dict)  # target word -> cross-attention multiplier (eq_params), e.g. {"blue": 2}
     fuse_self: bool = True  # Attention Blending Block, self part: fuse the source self-attention
     self_replace_steps: float | tuple[float, float] = 0.6  # fraction of edit steps (or [start, end)) with self fusion
@@ -106,6 +108,8 @@ class FateZeroConfig:
         """Check every field (without changing any); raise ValueError naming the field and what was expected."""
         if not isinstance(self.guidance, (int, float)) or isinstance(self.guidance, bool) or not 0 <= self.guidance <= 50:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
+        if self.refine_tail not in ("reference", "from_end"):
+            raise ValueError(f"refine_tail must be 'reference' or 'from_end', got {self.refine_tail!r}")
         if self.cross_mode is not None and self.cross_mode not in CROSS_MODES:
             raise ValueError(f"cross_mode must be one of {list(CROSS_MODES)}, got {self.cross_mode!r}")
         if not isinstance(self.reweight, dict) or any(not isinstance(v, (int, float)) or v < 0

@@ -262,7 +262,7 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
         override = torch.from_numpy(mask.astype(np.float32))[:, None]  # (frames, 1, H, W)
     return EditPlan(
         cfg=cfg, target_prompt=target_prompt,
-        alignment=align(tok, inversion.prompt, target_prompt, cfg.cross_mode),
+        alignment=align(tok, inversion.prompt, target_prompt, cfg.cross_mode, tail=cfg.refine_tail),
         reweight=reweight_vector(tok, target_prompt, cfg.reweight),
         blend_idx=sorted({i for w in cfg.blend_words for i in word_token_indices(tok, inversion.prompt, w)}),
         target_blend_idx=sorted({i for w in cfg.target_blend_words for i in word_token_indices(tok, target_prompt, w)}),

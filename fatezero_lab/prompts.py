@@ -49,6 +49,9 @@ def word_token_indices(tokenizer, prompt: str, word: str | int) -> list[int]:
     return out
 
 
+TAILS = ("reference", "from_end")
+
+
 @dataclass
 class Alignment:
     """How target tokens read source tokens in cross-attention fusion."""
@@ -66,8 +69,16 @@ class Alignment:
         return mapped * alpha + a_tgt * (1 - alpha)
 
 
-def align(tokenizer, source: str, target: str, mode: str = "auto") -> Alignment:
-    """Align ``target``'s tokens to ``source``'s: ``replace`` when token counts are equal (or asked), else ``refine``."""
+def align(tokenizer, source: str, target: str, mode: str = "auto", tail: str = "reference") -> Alignment:
+    """Align ``target``'s tokens to ``source``'s: ``replace`` when token counts are equal (or asked), else ``refine``.
+
+    ``tail`` says what the positions after the target's EOS (its padding) read in ``refine``: ``"reference"`` (the
+    authors' mapper: position k reads source position k) or ``"from_end"`` (EOS and padding aligned from the end:
+    target position n_tgt−1+k reads source position n_src−1+k). They differ when the token counts differ
+    (docs/reference_parity.md measures it).
+    """
+    if tail not in TAILS:
+        raise ValueError(f"refine tail must be one of {list(TAILS)}, got {tail!r}")
     if mode not in ("auto", "replace", "refine"):
         raise ValueError(f"cross-attention mode must be 'auto', 'replace' or 'refine', got {mode!r}")
     length = tokenizer.model_max_length
@@ -91,10 +102,13 @@ def align(tokenizer, source: str, target: str, mode: str = "auto") -> Alignment:
             for s, t in zip(s_idx, t_idx):
                 if t < length and s < length:
                     mapper[t], alpha[t] = s, 1.0
-    # EOS and pads: target position n_tgt-1+k reads source position n_src-1+k
-    for k in range(length - n_tgt + 1):
-        t, s = n_tgt - 1 + k, min(n_src - 1 + k, length - 1)
-        mapper[t], alpha[t] = s, 1.0
+    if tail == "reference":  # EOS reads EOS; every later position k reads source position k
+        mapper[n_tgt - 1], alpha[n_tgt - 1] = n_src - 1, 1.0
+        mapper[n_tgt:], alpha[n_tgt:] = torch.arange(n_tgt, length), 1.0
+    else:  # EOS and pads from the end: target position n_tgt-1+k reads source position n_src-1+k
+        for k in range(length - n_tgt + 1):
+            t, s = n_tgt - 1 + k, min(n_src - 1 + k, length - 1)
+            mapper[t], alpha[t] = s, 1.0
     return Alignment("refine", mapper, alpha)
 
 

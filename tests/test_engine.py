@@ -286,3 +286,17 @@ def test_temporal_reference_frames_speak_the_reference_vocabulary():
     assert TemporalConfig(reference=("middle",)).reference == ("mid",)
     with pytest.raises(ValueError, match="invalid"):
         TemporalConfig(reference=(1.5,))
+
+
+def test_refine_tail_follows_the_reference_by_default(tiny_pipe):
+    """The authors' refine mapper: target EOS reads source EOS, every later position k reads source position k
+    (measured equal to theirs, docs/reference_parity.md); ours, aligning the padding from the end, is an option."""
+    tok = tiny_pipe.tokenizer
+    src, tgt = "a red circle on grass", "a red circle and a blue square on grass"  # 7 and 11 tokens
+    ref, mine = align(tok, src, tgt, "refine"), align(tok, src, tgt, "refine", tail="from_end")
+    assert ref.mapper[10] == mine.mapper[10] == 6  # EOS -> EOS
+    assert ref.mapper[11:].tolist() == list(range(11, tok.model_max_length))
+    assert mine.mapper[11:].tolist() == [min(7 + k, tok.model_max_length - 1) for k in range(tok.model_max_length - 11)]
+    assert ref.mapper[:10].tolist() == mine.mapper[:10].tolist() and torch.equal(ref.alpha, mine.alpha)
+    with pytest.raises(ValueError, match="refine_tail must be"):
+        fz.FateZeroConfig(refine_tail="sideways")
