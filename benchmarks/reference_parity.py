@@ -34,7 +34,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 REF_PY = ROOT / ".venv-reference" / "bin" / "python"
 SIDE = ROOT / "benchmarks" / "reference_side.py"
-TEASER = Path(os.environ.get("FATEZERO_REF", "/work/shared/reference/FateZero")) / "data" / "teaser_car-turn"
+# the authors' checkout: $FATEZERO_REF, else shared/reference/FateZero beside this repository
+AUTHORS = Path(os.environ.get("FATEZERO_REF", ROOT.parent / "shared" / "reference" / "FateZero"))
+TEASER = AUTHORS / "data" / "teaser_car-turn"
 
 SOURCE = "a silver jeep driving down a curvy road"
 CASES = {  # scaled-down versions of the teaser configs (config/teaser/jeep_posche.yaml entry 1, jeep_watercolor)

@@ -17,7 +17,7 @@ the text embeddings; the VAE posterior mean and std and the sampled z_0; one UNe
 ``__call__(edit_type="swap", ...)`` (the latent after every step, the self-attention blend mask of every call, the
 decoded frames). Everything is written to ``--out`` as .pt/.npy plus ``meta.json``.
 
-The authors' code is imported from its checkout ($FATEZERO_REF, default /work/shared/reference/FateZero) at run
+The authors' code is imported from its checkout ($FATEZERO_REF, default shared/reference/FateZero beside this repository) at run
 time; none of it is copied here.
 
 Environment shims (none touches the method's math):
@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-REF = Path(os.environ.get("FATEZERO_REF", "/work/shared/reference/FateZero"))
+REF = Path(os.environ.get("FATEZERO_REF", Path(__file__).resolve().parents[2] / "shared" / "reference" / "FateZero"))
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 SD_SCHEDULER = dict(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                     clip_sample=False, set_alpha_to_one=False, steps_offset=1, trained_betas=None)  # SD v1.4's
