@@ -4,6 +4,19 @@
     python benchmarks/reference_parity.py               # the configured comparison (temporal 'mid', >= 64 channels)
     python benchmarks/reference_parity.py --trace       # + one cause at a time (docs/reference_parity.md)
     python benchmarks/reference_parity.py --case style  # the style edit (refine + re-weight) instead of the shape edit
+    python benchmarks/reference_parity.py --config config/teaser/jeep_posche_local_latent_blend.yaml --index 0 \
+        --only gn_zero_added,configured           # a case taken from one of the authors' YAML files (both sides)
+
+``--config`` (a path relative to the authors' checkout) and ``--index`` take the edit from their YAML: their side gets
+the file's own ``p2p_config[index]`` dict, ``model_config``, prompts, guidance and ``use_inversion_attention``; ours
+the ``FateZeroConfig`` and ``TemporalConfig`` that ``fatezero_lab.reference_config.read_reference_yaml`` makes of it.
+Only what the tiny model forces changes, on both sides alike, and is listed in the results (``yaml_changes``): frames
+(``--frames``) and size, DDIM steps (the file's when <= 10, else ``--steps`` or 5), ``least_sc_channel`` / 10 (widths
+are SD's / 10), the blend threshold raised to ``--blend-th`` where blend words are left (a random model's
+max-normalised maps lie in about 0.78-1, so 0.3 gives all-ones masks), ``mask_layers`` = the layers their blender
+reads; the tokenizer learns the prompts' words (its own model folder when the words are new). The clip is the teaser
+clip's first frames whatever the file names (the only clip in the checkout). ``--use-inversion-attention false``
+overrides ``editing_config.use_inversion_attention`` on both sides (their prompt-to-prompt reconstruction pass).
 
 It builds the model once with ``benchmarks/reference_side.py build`` (diffusers 0.11.1 ``save_pretrained``), runs the
 authors' inversion and edit with ``reference_side.py run`` through ``.venv-reference/bin/python`` (a subprocess; all
@@ -21,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import re
 import json
 import os
 import subprocess
@@ -86,13 +101,75 @@ def run_side(args: list[str], quiet: bool = True) -> float:
     return time.time() - t0
 
 
-def build_model(out: Path, latent: int, seed: int) -> Path:
+def prompt_words(text: str) -> set[str]:
+    """The tokenizer's words of a prompt: lowercase letter runs and single punctuation marks (CLIP splits them)."""
+    return set(re.findall(r"[a-z]+|[^a-z\s]", text.lower()))
+
+
+def build_model(out: Path, latent: int, seed: int, extra_words: set[str] = frozenset()) -> Path:
+    """The random tiny model; its tokenizer learns the hand-written cases' words. New words (a YAML case's prompts)
+    give a model of their own (``model_<hash>``: the vocabulary size changes every seeded weight), so the
+    hand-written cases always run on the same ``model``."""
+    words = {w for c in CASES.values() for w in (SOURCE + " " + c["target"]).split()}
     model = out / "model"
+    if not set(extra_words) <= words:
+        words |= set(extra_words)
+        model = out / f"model_{hashlib.sha1(' '.join(sorted(words)).encode()).hexdigest()[:8]}"
     if not (model / "model_index.json").exists():
-        words = " ".join(sorted({w for c in CASES.values() for w in (SOURCE + " " + c["target"]).split()}))
-        run_side(["build", "--out", str(model), "--words", words, "--seed", str(seed), "--latent", str(latent)],
-                 quiet=False)
+        pad = [] if model.name == "model" else ["--min-vocab", "1000"]  # real-tokenizer handling of punctuation
+        run_side(["build", "--out", str(model), "--words", " ".join(sorted(words)), "--seed", str(seed), "--latent",
+                  str(latent), *pad], quiet=False)
     return model
+
+
+def yaml_case(rel: str, index: int, steps: int | None, blend_th: float, use_inv: bool | None) -> dict:
+    """A case from the authors' YAML ``rel`` (relative to their checkout), entry ``index``: their p2p dict and
+    model_config for their side, the reader's FateZeroConfig / TemporalConfig for ours, with the same scale-downs."""
+    import yaml
+
+    from fatezero_lab.processors import TemporalConfig
+    from fatezero_lab.reference_config import read_reference_yaml
+
+    path = AUTHORS / rel
+    ref = read_reference_yaml(path, index)
+    raw = yaml.safe_load(path.read_text())
+    ed = raw["editing_config"]
+    p2p_all = {int(k): v for k, v in ed["p2p_config"].items()}
+    p2p = json.loads(json.dumps(p2p_all[index]))
+    changes: list[str] = []
+    cfg = ref.config
+    # steps
+    n_steps = steps if steps is not None else (ref.steps if ref.steps <= 10 else 5)
+    if n_steps != ref.steps:
+        changes.append(f"num_inference_steps {ref.steps} -> {n_steps}")
+    # blend threshold: only where blend words are left (theirs: blend_words present; ours: the reader kept some)
+    th = p2p.get("blend_th", [0.3, 0.3])
+    th = [th, th] if isinstance(th, (int, float)) else list(th)
+    if p2p.get("blend_words") not in (None, "None") and float(th[0]) < blend_th:
+        changes.append(f"blend_th {th} -> [{blend_th}, {blend_th}] (both sides)")
+        p2p["blend_th"] = [blend_th, blend_th]
+        cfg = cfg.replace(blend_threshold=blend_th, latent_blend_threshold=min(blend_th, 1.0))
+    # use_inversion_attention (editing_config level, as their logger applies it)
+    inv_att = ref.config.use_inversion_attention if use_inv is None else use_inv
+    if inv_att != ref.config.use_inversion_attention:
+        changes.append(f"editing_config.use_inversion_attention {ref.config.use_inversion_attention} -> {inv_att} "
+                       f"(both sides)")
+        cfg = cfg.replace(use_inversion_attention=inv_att)
+    # model_config: least_sc_channel / 10 (widths are SD's / 10); the index and lora as written
+    mc = dict(raw.get("model_config") or {})
+    mc.pop("temporal_downsample", None)
+    if "least_sc_channel" in mc:
+        changes.append(f"least_sc_channel {mc['least_sc_channel']} -> {mc['least_sc_channel'] // 10}")
+        mc["least_sc_channel"] = mc["least_sc_channel"] // 10
+    t = ref.temporal
+    temporal = dict(enabled=False) if not t.enabled else dict(reference=tuple(t.reference),
+                                                               min_channels=t.min_channels // 10)
+    p0 = json.loads(json.dumps(p2p_all.get(0) or p2p))  # their entry 0 (its "save" pass reads no p2p knob)
+    return dict(source=ref.source_prompt, target=ref.target_prompt, alignment=ref.alignment_prompt,
+                save_prompt=ed["editing_prompts"][0], p2p=p2p, p2p_0=p0, config=cfg, guidance=cfg.guidance,
+                steps=n_steps, model_config=mc, temporal=temporal, use_inversion_attention=inv_att,
+                yaml=dict(path=rel, index=index, steps=ref.steps, notes=list(ref.notes), changes=changes,
+                          config=json.loads(cfg.to_json()) if hasattr(cfg, "to_json") else repr(cfg)))
 
 
 # --- our side -----------------------------------------------------------------------------------------------------------
@@ -138,8 +215,14 @@ def given_alignment(align_ref: dict | None):
         return
     orig = ed.align
 
-    def their(tokenizer, source, target, mode="auto"):
-        ours = orig(tokenizer, source, target, mode)
+    def their(tokenizer, source, target, mode="auto", **kw):
+        if mode == "replace":  # their replace mapper; an identity (77 x 77) is ours whatever the token counts
+            rep = align_ref.get("replace")
+            if rep is None or not torch.equal(rep[0], torch.eye(rep[0].shape[-1])):
+                raise ValueError("their replace mapper is not the identity: not expressible as our replace")
+            n = rep[0].shape[-1]
+            return Alignment("replace", torch.arange(n), torch.ones(n))
+        ours = orig(tokenizer, source, target, mode, **kw)
         if ours.mode != "refine":
             return ours
         m, a = align_ref["refine"]
@@ -171,6 +254,66 @@ def recording_edit_steps(out: list):
         ed.EditControl.end_step = orig
 
 
+@contextlib.contextmanager
+def recording_latent_masks(out: dict, their_source_latent: bool = False, their_target_sum: bool = False):
+    """Record the latent-blend mask of every blending step of ours (edit step -> (F, h, w) bool).
+
+    Diagnostics (each reproduces one of their latent-blend choices on our side, to take the gap apart):
+    ``their_source_latent`` — blend with the inversion latent one level noisier than the one the step ends at
+    (their ``latents_store[N - cur_step]`` after the step counter moved on); ``their_target_sum`` — the target words'
+    mask from the edit's cross maps summed over every step so far (their ``attention_store``, a running sum), not
+    this step's."""
+    import fatezero_lab.editing as ed
+
+    orig_blend, orig_end, orig_mfm = ed.EditControl.latent_blend, ed.EditControl.end_step, ed.mask_from_maps
+    state = {"on": False, "masks": []}
+
+    def mfm(*a, **k):
+        r = orig_mfm(*a, **k)
+        if state["on"]:
+            state["masks"].append(r["mask"].detach().cpu().bool())
+        return r
+
+    def end_step(self, step, z):
+        if their_target_sum and self.target_cross:
+            acc = getattr(self, "_target_sum", {})
+            for name, m in self.target_cross.items():
+                acc[name] = acc[name] + m if name in acc else m.clone()
+            self._target_sum = acc
+        return orig_end(self, step, z)
+
+    def latent_blend(self, z):
+        state["on"], state["masks"] = True, []
+        saved_tc, saved_latent = self.target_cross, None
+        try:
+            if their_target_sum and getattr(self, "_target_sum", None):
+                self.target_cross = self._target_sum
+            if their_source_latent:  # z_src one level noisier: latents[j + 1] of the inversion (reverse order)
+                store = self.store
+                saved_latent = store.source_latent_after
+                j = store.source_step(self.step)
+                store.source_latent_after = lambda i, j=j, store=store: store.latents[min(j + 1, len(store.latents) - 1)]
+            z = orig_blend(self, z)
+        finally:
+            self.target_cross = saved_tc
+            if saved_latent is not None:
+                del self.store.source_latent_after  # back to the class method
+            state["on"] = False
+        masks = state["masks"]
+        if masks:
+            m = masks[0]
+            for x in masks[1:]:
+                m = m | x
+            out[int(self.step)] = m
+        return z
+
+    ed.mask_from_maps, ed.EditControl.end_step, ed.EditControl.latent_blend = mfm, end_step, latent_blend
+    try:
+        yield
+    finally:
+        ed.mask_from_maps, ed.EditControl.end_step, ed.EditControl.latent_blend = orig_mfm, orig_end, orig_blend
+
+
 def unet_eps(pipe, z, t, emb, temporal):
     """One plain UNet call of ours: ε_θ(z, t, emb) with spatial-temporal self-attention ``temporal``."""
     from fatezero_lab.processors import AttentionControl, attention_control
@@ -192,6 +335,8 @@ def their_mask_layers(store) -> list[str]:
 def our_config(case: dict, store):
     import fatezero_lab as fz
 
+    if "config" in case:  # a YAML case: the reader's FateZeroConfig, with their blender's layers
+        return case["config"].replace(mask_layers=their_mask_layers(store))
     p = case["p2p"]
     src_words, tgt_words = (p.get("blend_words") or [[], []])
     equal_words = len(SOURCE.split(" ")) == len(case["target"].split(" "))
@@ -208,14 +353,16 @@ def our_config(case: dict, store):
         mask_layers=their_mask_layers(store), mask_dilation=3, mask_normalise="max")
 
 
-def ours_run(pipe, frames, case: dict, temporal, steps: int, z0, edit: bool):
+def ours_run(pipe, frames, case: dict, temporal, steps: int, z0, edit: bool, latent_masks: dict | None = None,
+             **lb_diag):
     import fatezero_lab as fz
 
     with given_z0(z0):
-        inv = fz.invert(pipe, frames, SOURCE, steps=steps, temporal=temporal, cache="maps", max_side=32, progress=False)
+        inv = fz.invert(pipe, frames, case.get("source", SOURCE), steps=steps, temporal=temporal, cache="maps", max_side=32, progress=False)
     result, step_latents = None, []
     if edit:
-        with recording_edit_steps(step_latents):
+        with recording_edit_steps(step_latents), recording_latent_masks(
+                latent_masks if latent_masks is not None else {}, **lb_diag):
             result = fz.edit(pipe, inv, case["target"], config=our_config(case, inv.store), progress=False)
     return inv, result, step_latents
 
@@ -251,7 +398,7 @@ def teacher_forced(pipe, ref_latents, timesteps_inv, emb, temporal):
 
 
 def compare(pipe, frames, ref_dir: Path, case: dict, temporal, steps: int, do_edit: bool, own_z0: bool = False,
-            their_alignment: bool = False) -> dict:
+            their_alignment: bool = False, **lb_diag) -> dict:
     """Run our side on the job the authors' side ran into ``ref_dir``, return every gap."""
     from fatezero_lab.diffusion import encode_frames, encode_prompt
     from fatezero_lab.prompts import align
@@ -266,7 +413,8 @@ def compare(pipe, frames, ref_dir: Path, case: dict, temporal, steps: int, do_ed
     z0_ref = ref_inv[0]
     with torch.no_grad():
         our_mean = encode_frames(pipe, frames)
-        r["text_embedding"] = max(maxabs(encode_prompt(pipe, SOURCE), text["source"]),
+        source = case.get("source", SOURCE)
+        r["text_embedding"] = max(maxabs(encode_prompt(pipe, source), text["source"]),
                                   maxabs(encode_prompt(pipe, case["target"]), text["target"]),
                                   maxabs(encode_prompt(pipe, ""), text["uncond"]))
     r["vae_mean"] = maxabs(our_mean, post["mean"])  # same posterior mean on both sides?
@@ -281,16 +429,17 @@ def compare(pipe, frames, ref_dir: Path, case: dict, temporal, steps: int, do_ed
     # inversion, free-running from the same z_0
     align_ref = torch.load(ref_dir / "alignment.pt") if (ref_dir / "alignment.pt").exists() else {}
     if "refine" in align_ref:
-        ours_refine = align(pipe.tokenizer, SOURCE, case["target"], "refine")
+        ours_refine = align(pipe.tokenizer, case.get("source", SOURCE), case["target"], "refine")
         m, a = align_ref["refine"][0][0], align_ref["refine"][1][0]
         live = a > 0  # where alpha is 0 the mapper entry is unused
         r["refine_mapper_differs_at"] = [int(i) for i in torch.nonzero(
             (ours_refine.mapper != m) & live | (ours_refine.alpha != a)).flatten()]
     if "replace" in align_ref:
         r["replace_mapper_is_identity"] = bool(torch.equal(align_ref["replace"][0], torch.eye(77)))
+    latent_masks: dict = {}
     with given_alignment(align_ref if their_alignment else None):
         inv, result, step_latents = ours_run(pipe, frames, case, temporal, steps, None if own_z0 else z0_ref,
-                                             do_edit)
+                                             do_edit, latent_masks, **lb_diag)
     r["timesteps_ours_inverse"] = [int(t) for t in inv.timesteps]
     per = [maxabs(inv.latents[j], ref_inv[j]) for j in range(len(ref_inv))]
     r["inversion_per_step"] = per
@@ -319,17 +468,42 @@ def compare(pipe, frames, ref_dir: Path, case: dict, temporal, steps: int, do_ed
         r["mask"] = agree
         r["mask_steps_ours"] = sorted(int(s) for s in result.masks)
         r["mask_steps_theirs"] = sorted(int(s) for s in ref_masks)
+        lm_path = ref_dir / "edit_latent_masks.pt"
+        their_lm = {k: v for k, v in torch.load(lm_path).items() if v["blends"]} if lm_path.exists() else {}
+        if their_lm or latent_masks:
+            r["latent_blend_steps_theirs"] = sorted(their_lm)
+            r["latent_blend_steps_ours"] = sorted(latent_masks)
+            r["latent_mask"] = {int(k): {"agree": float((v["mask"] == latent_masks[k]).float().mean()),
+                                         "ours_area": float(latent_masks[k].float().mean()),
+                                         "theirs_area": float(v["mask"].float().mean())}
+                                for k, v in their_lm.items() if k in latent_masks
+                                and tuple(v["mask"].shape) == tuple(latent_masks[k].shape)}
     return r
 
 
 def side_job(out: Path, name: str, frames_path: Path, case: dict, temporal_key: str, steps: int,
              probe_t: list[int], edit: bool, **diag) -> Path:
-    job = dict(frames=str(frames_path), source_prompt=SOURCE, target_prompt=case["target"], steps=steps,
-               guidance=7.5, model_config=TEMPORAL[temporal_key][0], p2p_config=case["p2p"], seed=0, vae_seed=0,
-               probe_timesteps=probe_t, edit=edit, **diag)
+    job = dict(frames=str(frames_path), source_prompt=case.get("source", SOURCE), target_prompt=case["target"],
+               steps=steps, guidance=case.get("guidance", 7.5), model_config=their_model_config(case, temporal_key),
+               p2p_config=case["p2p"], seed=0, vae_seed=0, probe_timesteps=probe_t, edit=edit, **diag)
+    if "alignment" in case:  # a YAML case: their controller's source prompt, the reconstruction pass's settings
+        job.update(alignment_prompt=case["alignment"], use_inversion_attention=case["use_inversion_attention"],
+                   save_prompt=case["save_prompt"], p2p_config_0=case["p2p_0"])
     job_path = out / f"job_{name}.json"
     job_path.write_text(json.dumps(job, indent=2))
     return job_path
+
+
+def their_model_config(case: dict, temporal_key: str) -> dict:
+    if "model_config" in case and temporal_key == "mid":  # a YAML case, "configured" temporal attention
+        return case["model_config"]
+    if "model_config" in case:  # off: their index [] and the file's lora
+        return {**TEMPORAL["off"][0], **{k: v for k, v in case["model_config"].items() if k == "lora"}}
+    return TEMPORAL[temporal_key][0]
+
+
+def our_temporal(case: dict, temporal_key: str) -> dict:
+    return case["temporal"] if ("temporal" in case and temporal_key == "mid") else TEMPORAL[temporal_key][1]
 
 
 def fmt(x) -> str:
@@ -340,7 +514,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "runs" / "reference_parity"))
     ap.add_argument("--frames", type=int, default=4)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=None, help="DDIM steps (default 5; a --config case: the file's "
+                                                                "when <= 10, else 5)")
+    ap.add_argument("--config", default=None, help="an authors' YAML, relative to their checkout (e.g. "
+                                                   "config/teaser/jeep_posche_local_latent_blend.yaml): the case "
+                                                   "instead of --case")
+    ap.add_argument("--index", type=int, default=1, help="the entry of --config (editing_prompts[i], p2p_config[i])")
+    ap.add_argument("--use-inversion-attention", choices=("true", "false"), default=None,
+                    help="override editing_config.use_inversion_attention of --config on both sides")
     ap.add_argument("--latent", type=int, default=40, help="latent side (> 32 so that, as in SD at 512², the first "
                                                            "UNet level is neither stored nor fused)")
     ap.add_argument("--case", choices=sorted(CASES), default="shape")
@@ -356,16 +537,26 @@ def main(argv=None):
     torch.set_num_threads(1)
     import fatezero_lab as fz
 
-    out = Path(args.out)
+    out = Path(args.out).resolve()  # the authors' side changes its working directory
     out.mkdir(parents=True, exist_ok=True)
-    model = build_model(out, args.latent, args.seed)
+    if args.config:
+        use_inv = None if args.use_inversion_attention is None else args.use_inversion_attention == "true"
+        case = yaml_case(args.config, args.index, args.steps, args.blend_th, use_inv)
+        case_name = f"{Path(args.config).stem}_{args.index}" + ("" if use_inv is None else f"_inv{use_inv:d}")
+        steps = case["steps"]
+        extra = set().union(*(prompt_words(case[k]) for k in ("source", "target", "alignment", "save_prompt")))
+        log(f"[{case_name}] {args.config} [{args.index}]: {case['source']!r} -> {case['target']!r}; changes "
+            f"{case['yaml']['changes']}; reader notes {case['yaml']['notes']}")
+    else:
+        case = json.loads(json.dumps(CASES[args.case]))
+        if "blend_th" in case["p2p"]:
+            case["p2p"]["blend_th"] = [args.blend_th, args.blend_th]
+        case_name, steps, extra = args.case, (args.steps or 5), set()
+    model = build_model(out, args.latent, args.seed, extra)
     size = args.latent * 2  # the tiny VAE downsamples by 2
     frames = load_frames(args.frames, size)
     frames_path = out / f"frames_{args.frames}x{size}.npy"
     np.save(frames_path, frames)
-    case = json.loads(json.dumps(CASES[args.case]))
-    if "blend_th" in case["p2p"]:
-        case["p2p"]["blend_th"] = [args.blend_th, args.blend_th]
     probe_t = [1, 401, 801]
 
     # name: (temporal, edit?, diagnostics for their side, our side's options). Ours: "own_z0" — encode the frames with
@@ -382,19 +573,43 @@ def main(argv=None):
         "gn_off_zero_added": ("off", False, {"zero_added": True, "framewise_groupnorm": True}, {}),
         "gn_zero_added_their_alignment": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
                                           {"their_alignment": True}),
+        # latent blend, one of their choices at a time on our side (diagnostics of the engine, see
+        # recording_latent_masks)
+        "gn_zero_added_their_lb_latent": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
+                                          {"their_source_latent": True}),
+        "gn_zero_added_their_lb_target_sum": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
+                                              {"their_target_sum": True}),
+        "gn_zero_added_their_lb": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
+                                   {"their_source_latent": True, "their_target_sum": True}),
+        # use_inversion_attention false: their reconstruction pass with our (the inversion) prompt
+        "gn_zero_added_save_inversion_prompt": ("mid", True, {"zero_added": True, "framewise_groupnorm": True,
+                                                               "save_prompt_inversion": True}, {}),
     }
     names = (args.only.split(",") if args.only else
              list(RUNS) if args.trace else ["configured"])
     pipe = load_ours(model)
+    forced_alignment = None
+    if "config" in case:  # does our engine accept the reader's config for these prompts as it stands?
+        from fatezero_lab.prompts import align
+
+        try:
+            align(pipe.tokenizer, case["source"], case["target"], case["config"].cross_mode,
+                  tail=case["config"].refine_tail)
+        except ValueError as e:
+            forced_alignment = str(e)
+            log(f"[{case_name}] OUR ENGINE REJECTS the reader's config: {e}; every run below uses their word "
+                f"alignment on our side (their_alignment)")
     results = {}
     ref_cache: dict[tuple, Path] = {}
     for name in names:
         temporal_key, do_edit, diag, ours_opts = RUNS[name]
+        if forced_alignment:
+            ours_opts = {**ours_opts, "their_alignment": True}
         key = (temporal_key, do_edit, tuple(sorted(diag)))
         if key not in ref_cache:
-            tag = f"{args.case}_f{args.frames}_{name}"
+            tag = f"{case_name}_f{args.frames}_{name}"
             ref_dir = out / f"ref_{tag}"
-            job = side_job(out, tag, frames_path, case, temporal_key, args.steps, probe_t, do_edit,
+            job = side_job(out, tag, frames_path, case, temporal_key, steps, probe_t, do_edit,
                            **diag)
             done = ref_dir / "job.json"
             if args.reuse and done.exists() and done.read_text() == job.read_text() and (ref_dir / "meta.json").exists():
@@ -402,27 +617,37 @@ def main(argv=None):
             else:
                 secs = run_side(["run", "--model", str(model), "--job", str(job), "--out", str(ref_dir)])
                 done.write_text(job.read_text())
+                (ref_dir / "seconds.txt").write_text(f"{secs:.1f}")
                 log(f"[{name}] authors' side {secs:.1f} s")
             ref_cache[key] = ref_dir
         t0 = time.time()
-        r = compare(pipe, frames, ref_cache[key], case, fz.TemporalConfig(**TEMPORAL[temporal_key][1]), args.steps,
+        r = compare(pipe, frames, ref_cache[key], case, fz.TemporalConfig(**our_temporal(case, temporal_key)), steps,
                     do_edit, **ours_opts)
         r["run"], r["temporal"], r["diagnostics"], r["ours"] = name, temporal_key, diag, ours_opts
+        r["time_ours_s"] = round(time.time() - t0, 1)
+        sec = ref_cache[key] / "seconds.txt"
+        r["time_theirs_s"] = float(sec.read_text()) if sec.exists() else None
+        r["steps"] = steps
+        if "yaml" in case:
+            r["yaml"] = case["yaml"]
+            r["ours_rejects_config"] = forced_alignment
         log(f"[{name}] our side {time.time() - t0:.1f} s")
         results[name] = r
-    res_path = out / f"results_{args.case}_f{args.frames}.json"
+    res_path = out / f"results_{case_name}_f{args.frames}.json"
     res_path.write_text(json.dumps(results, indent=2))
 
     cols = ["run", "UNet call (t=1/401/801)", "z_T", "inv. step max", "teacher-forced ε", "edit latents", "frames",
-            "mask agree"]
+            "mask agree", "latent mask agree", "s theirs/ours"]
     log("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for name, r in results.items():
         uc = "/".join(fmt(r["unet_call"][t]) for t in probe_t)
         mask = r.get("mask") or {}
         mask_s = (f"{min(v['agree'] for v in mask.values()):.3f}" if mask else "—")
+        lm = r.get("latent_mask") or {}
+        lm_s = (f"{min(v['agree'] for v in lm.values()):.3f}" if lm else "—")
         log(f"| {name} | {uc} | {fmt(r['z_T'])} | {fmt(max(r['inversion_per_step']))} | "
             f"{fmt(max(r['teacher_forced_eps']))} | {fmt(r.get('edit_latents_max'))} | {fmt(r.get('frames'))} | "
-            f"{mask_s} |")
+            f"{mask_s} | {lm_s} | {r['time_theirs_s']}/{r['time_ours_s']} |")
     first = next(iter(results.values()))
     log(f"\ntext embedding max|Δ| {fmt(first['text_embedding'])}; VAE posterior mean max|Δ| {fmt(first['vae_mean'])}; "
         f"their z_0 (posterior sample) vs our z_0 (mean) max|Δ| {fmt(first['z0_sample_vs_mean'])} "
@@ -443,6 +668,9 @@ def main(argv=None):
             if "edit_per_step" in r:
                 log(f"[{name}] edit per step: {[fmt(x) for x in r['edit_per_step']]}; mask: {r['mask']}; "
                     f"mask steps ours {r['mask_steps_ours']} theirs {r['mask_steps_theirs']}")
+            if "latent_mask" in r:
+                log(f"[{name}] latent-blend steps ours {r['latent_blend_steps_ours']} theirs "
+                    f"{r['latent_blend_steps_theirs']}; latent mask: {r['latent_mask']}")
             log(f"[{name}] their side: {r['ref_meta']}")
     log(f"\nresults: {res_path}")
 

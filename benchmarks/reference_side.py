@@ -41,11 +41,22 @@ Environment shims (none touches the method's math):
 Instrumentation (reads values, changes nothing): ``attention_util.SpatialBlender`` is replaced by a subclass whose
 ``__call__`` calls the original and records (store step, mask); the edit's ``callback`` records each step's latent.
 
+Job keys beyond the frames, prompts, steps and guidance: ``alignment_prompt`` (their controller's source prompt,
+``editing_config.source_prompt`` or ``editing_prompts[0]``; default the inversion prompt), ``p2p_config`` (one entry of
+their ``p2p_config``, passed as their sample logger passes it), ``use_inversion_attention`` (default true; false runs
+their logger's entry-0 ``edit_type="save"`` pass with ``save_prompt`` from z_T first, whose attention the edit then
+fuses), ``model_config`` (their ``model_config``).
+
+Instrumentation also records the latent-blend mask of every edit step (``edit_latent_masks.pt``: the union mask their
+``SpatialBlender(prompt_choose='both')`` computes, and whether that step blends).
+
 Diagnostics (opt-in job keys; they CHANGE the authors' model and are reported as such, never as the reference):
 
 - ``zero_added``: after inflation, zero every parameter the 2-D weights do not provide (``attn_temporal.*``,
   ``norm_temporal.*``, ``conv_temporal.*``), except a Dirac temporal kernel ``conv_temporal.weight`` (no ``lora``
   key), which is already the identity and would become zero. With ``lora`` every added parameter is zeroed.
+- ``save_prompt_inversion`` (with ``use_inversion_attention`` false): their reconstruction pass runs with the inversion
+  prompt (``dataset_config.prompt``, as fatezero_lab's does) instead of ``editing_prompts[0]``.
 - ``framewise_groupnorm``: ``nn.GroupNorm`` given a 5-D (b, c, f, h, w) tensor normalises each frame separately
   (their ResNet blocks and ``conv_norm_out`` pool the statistics over all frames of the clip).
 """
@@ -92,8 +103,10 @@ def install_shims():
 
 
 # --- build -------------------------------------------------------------------------------------------------------------
-def build_tokenizer(words: list[str], folder: Path):
-    """CLIP-style BPE learned from ``words`` (every word one token), saved as a slow ``CLIPTokenizer``."""
+def build_tokenizer(words: list[str], folder: Path, min_vocab: int = 0):
+    """CLIP-style BPE learned from ``words`` (every word one token), saved as a slow ``CLIPTokenizer``; ``min_vocab``
+    pads the vocabulary with never-produced entries (fatezero_lab checks prompt words only for a vocabulary under
+    1000 entries, its toy world's; a YAML case's punctuated prompts need the real tokenizer's treatment)."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
     from transformers import CLIPTokenizer
 
@@ -108,6 +121,10 @@ def build_tokenizer(words: list[str], folder: Path):
         vocab = json.loads((Path(d) / "vocab.json").read_text())
         for ch in alphabet:  # every character as a word end too, so any lowercase word tokenizes
             vocab.setdefault(ch + "</w>", len(vocab))
+        pad = 0
+        while len(vocab) < min_vocab:  # unused entries: no merge produces them
+            vocab.setdefault(f"<unused{pad}>", len(vocab))
+            pad += 1
         (Path(d) / "vocab.json").write_text(json.dumps(vocab))
         clip = CLIPTokenizer(str(Path(d) / "vocab.json"), str(Path(d) / "merges.txt"), model_max_length=77)
     for w in set(words):
@@ -126,7 +143,7 @@ def cmd_build(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     words = args.words.split()
-    tok = build_tokenizer(words, out / "tokenizer")
+    tok = build_tokenizer(words, out / "tokenizer", args.min_vocab)
     torch.manual_seed(args.seed)
     text_dim = args.text_dim
     te = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok.get_vocab()), hidden_size=text_dim,
@@ -260,6 +277,8 @@ def cmd_run(args):
     images = torch.from_numpy(frames).permute(0, 3, 1, 2) * 2 - 1
     n_frames = images.shape[0]
     src, tgt = job["source_prompt"], job["target_prompt"]
+    ali = job.get("alignment_prompt") or src  # their controller's source prompt (editing_prompts[0] / source_prompt)
+    use_inv = bool(job.get("use_inversion_attention", True))
 
     with torch.no_grad():
         # 3. text embeddings (their _encode_prompt: [uncond | cond])
@@ -290,14 +309,23 @@ def cmd_run(args):
 
         # 7. the edit
         if job.get("edit", True):
-            records = []
+            records, latent_records = [], {}
 
             class RecordingBlender(SpatialBlender):
+                def get_mask(self, *a, **k):
+                    self._last_mask = super().get_mask(*a, **k)
+                    return self._last_mask
+
                 def __call__(self, attention_store, step_in_store=None, target_h=None, target_w=None, x_t=None):
                     result = super().__call__(attention_store, step_in_store=step_in_store, target_h=target_h,
                                               target_w=target_w, x_t=x_t)
                     if x_t is None:  # the self-attention blender: result is the mask (1, F, h, w)
                         records.append((int(step_in_store), result[0].detach().cpu().bool()))
+                    else:  # the latent blender: the union mask (row 1 of 'both'), called once per step (counter)
+                        latent_records[int(self.counter) - 1] = {
+                            "mask": self._last_mask[-1].detach().cpu().bool(),
+                            "blends": bool(self.start_blend < self.counter < self.end_blend),
+                            "step_in_store": None if step_in_store is None else int(step_in_store)}
                     return result
 
             attention_util.SpatialBlender = RecordingBlender
@@ -310,9 +338,9 @@ def cmd_run(args):
             # the word alignment and equalizer their make_controller builds (same functions, same inputs; read only)
             from video_diffusion.prompt_attention import seq_aligner
 
-            align = {"refine": seq_aligner.get_refinement_mapper([src, tgt], tokenizer)}
-            if len(src.split(" ")) == len(tgt.split(" ")):
-                align["replace"] = seq_aligner.get_replacement_mapper([src, tgt], tokenizer)
+            align = {"refine": seq_aligner.get_refinement_mapper([ali, tgt], tokenizer)}
+            if len(ali.split(" ")) == len(tgt.split(" ")):
+                align["replace"] = seq_aligner.get_replacement_mapper([ali, tgt], tokenizer)
             eqp = job["p2p_config"].get("eq_params")
             if eqp:
                 align["equalizer"] = attention_util.get_equalizer(tgt, eqp["words"], eqp["values"], tokenizer=tokenizer)
@@ -320,23 +348,39 @@ def cmd_run(args):
             p2p = dict(job["p2p_config"])
             p2p.setdefault("cross_replace_steps", {"default_": 0.8})
             p2p.setdefault("self_replace_steps", 0.6)
-            res = pipe(prompt=tgt, source_prompt=src, edit_type="swap", image=images, strength=None,
+            for k in ("use_inversion_attention", "save_self_attention"):  # their sample logger overwrites these
+                p2p.pop(k, None)
+            common = dict(source_prompt=ali, image=images, strength=None, num_inference_steps=steps,
+                          clip_length=n_frames, guidance_scale=float(job["guidance"]), num_images_per_prompt=1,
+                          latents=inv[-1], uncond_embeddings_list=None, save_path=str(scratch), output_type="np")
+            if not use_inv:  # their logger's entry 0: a plain pass from z_T that records the attention to fuse
+                p2p0 = dict(job.get("p2p_config_0") or p2p)
+                for k in ("use_inversion_attention", "save_self_attention"):
+                    p2p0.pop(k, None)
+                save_prompt = src if job.get("save_prompt_inversion") else (job.get("save_prompt") or ali)
+                meta["save_prompt"] = save_prompt
+                pipe(prompt=save_prompt, edit_type="save",
+                     generator=torch.Generator().manual_seed(int(job.get("vae_seed", 0))),
+                     use_inversion_attention=False, save_self_attention=True, **common, **p2p0)
+                meta["reconstruction_store_steps"] = len(pipe.store_controller.attention_store_all_step)
+            res = pipe(prompt=tgt, edit_type="swap",
                        generator=torch.Generator().manual_seed(int(job.get("vae_seed", 0))),
-                       num_inference_steps=steps, clip_length=n_frames, guidance_scale=float(job["guidance"]),
-                       num_images_per_prompt=1, latents=inv[-1], uncond_embeddings_list=None,
-                       save_path=str(scratch), use_inversion_attention=True, save_self_attention=False,
-                       output_type="np", callback=callback, callback_steps=1, **p2p)
+                       use_inversion_attention=use_inv, save_self_attention=False, callback=callback,
+                       callback_steps=1, **common, **p2p)
             images_out = np.asarray(res["sdimage_output"].images[0], dtype=np.float32)  # (F, H, W, 3)
             np.save(out / "edit_frames.npy", images_out)
             torch.save(torch.stack(step_latents), out / "edit_latents.pt")  # (steps, F, 4, h, w)
             masks = {}
             for s_store, m in records:
-                step = steps - 1 - s_store  # their forward reads store entry N - 1 - cur_step
+                # their forward reads store entry N - 1 - cur_step (inversion store) or cur_step (reconstruction)
+                step = steps - 1 - s_store if use_inv else s_store
                 masks.setdefault(step, []).append(m)
             torch.save(masks, out / "edit_masks.pt")  # edit step -> [(F, h, w) bool per fused self layer]
+            torch.save(latent_records, out / "edit_latent_masks.pt")  # edit step -> {mask (F, h, w), blends}
             meta["mask_calls_per_step"] = {int(k): len(v) for k, v in masks.items()}
             meta["is_replace_controller_effective"] = bool(
-                p2p.get("is_replace_controller", True) and len(src.split(" ")) == len(tgt.split(" ")))
+                p2p.get("is_replace_controller", True) and len(ali.split(" ")) == len(tgt.split(" ")))
+            meta["latent_blend_steps"] = sorted(k for k, v in latent_records.items() if v["blends"])
     (out / "meta.json").write_text(json.dumps(meta, indent=2, default=str))
     print(f"reference_side run: wrote {out}")
 
@@ -353,6 +397,7 @@ def main(argv=None):
     b.add_argument("--latent", type=int, default=40, help="latent side the UNet config records")
     b.add_argument("--heads", type=int, default=4)
     b.add_argument("--text-dim", type=int, default=32)
+    b.add_argument("--min-vocab", type=int, default=0, help="pad the tokenizer's vocabulary to this many entries")
     r = sub.add_parser("run", help="run inversion + edit with the authors' pipeline on a job")
     r.add_argument("--model", required=True)
     r.add_argument("--job", required=True)
