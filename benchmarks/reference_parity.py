@@ -127,7 +127,6 @@ def yaml_case(rel: str, index: int, steps: int | None, blend_th: float, use_inv:
     model_config for their side, the reader's FateZeroConfig / TemporalConfig for ours, with the same scale-downs."""
     import yaml
 
-    from fatezero_lab.processors import TemporalConfig
     from fatezero_lab.reference_config import read_reference_yaml
 
     path = AUTHORS / rel
@@ -255,17 +254,15 @@ def recording_edit_steps(out: list):
 
 
 @contextlib.contextmanager
-def recording_latent_masks(out: dict, their_source_latent: bool = False, their_target_sum: bool = False):
+def recording_latent_masks(out: dict):
     """Record the latent-blend mask of every blending step of ours (edit step -> (F, h, w) bool).
 
-    Diagnostics (each reproduces one of their latent-blend choices on our side, to take the gap apart):
-    ``their_source_latent`` — blend with the inversion latent one level noisier than the one the step ends at
-    (their ``latents_store[N - cur_step]`` after the step counter moved on); ``their_target_sum`` — the target words'
-    mask from the edit's cross maps summed over every step so far (their ``attention_store``, a running sum), not
-    this step's."""
+    Their two latent-blend choices (the inversion latent one level noisier than the one the step ends at; the target
+    words' mask from the edit's cross maps summed over every step so far) are the engine's default since
+    2026-11-30 (``latent_blend_mode="reference"``); ``"aligned"`` is ours before (run ``gn_zero_added_ours_aligned_lb``)."""
     import fatezero_lab.editing as ed
 
-    orig_blend, orig_end, orig_mfm = ed.EditControl.latent_blend, ed.EditControl.end_step, ed.mask_from_maps
+    orig_blend, orig_mfm = ed.EditControl.latent_blend, ed.mask_from_maps
     state = {"on": False, "masks": []}
 
     def mfm(*a, **k):
@@ -274,30 +271,11 @@ def recording_latent_masks(out: dict, their_source_latent: bool = False, their_t
             state["masks"].append(r["mask"].detach().cpu().bool())
         return r
 
-    def end_step(self, step, z):
-        if their_target_sum and self.target_cross:
-            acc = getattr(self, "_target_sum", {})
-            for name, m in self.target_cross.items():
-                acc[name] = acc[name] + m if name in acc else m.clone()
-            self._target_sum = acc
-        return orig_end(self, step, z)
-
     def latent_blend(self, z):
         state["on"], state["masks"] = True, []
-        saved_tc, saved_latent = self.target_cross, None
-        try:
-            if their_target_sum and getattr(self, "_target_sum", None):
-                self.target_cross = self._target_sum
-            if their_source_latent:  # z_src one level noisier: latents[j + 1] of the inversion (reverse order)
-                store = self.store
-                saved_latent = store.source_latent_after
-                j = store.source_step(self.step)
-                store.source_latent_after = lambda i, j=j, store=store: store.latents[min(j + 1, len(store.latents) - 1)]
+        try:  # the engine's latent_blend_mode="reference" (default) is their choice of maps and source latent
             z = orig_blend(self, z)
         finally:
-            self.target_cross = saved_tc
-            if saved_latent is not None:
-                del self.store.source_latent_after  # back to the class method
             state["on"] = False
         masks = state["masks"]
         if masks:
@@ -307,11 +285,11 @@ def recording_latent_masks(out: dict, their_source_latent: bool = False, their_t
             out[int(self.step)] = m
         return z
 
-    ed.mask_from_maps, ed.EditControl.end_step, ed.EditControl.latent_blend = mfm, end_step, latent_blend
+    ed.mask_from_maps, ed.EditControl.latent_blend = mfm, latent_blend
     try:
         yield
     finally:
-        ed.mask_from_maps, ed.EditControl.end_step, ed.EditControl.latent_blend = orig_mfm, orig_end, orig_blend
+        ed.mask_from_maps, ed.EditControl.latent_blend = orig_mfm, orig_blend
 
 
 def unet_eps(pipe, z, t, emb, temporal):
@@ -354,7 +332,7 @@ def our_config(case: dict, store):
 
 
 def ours_run(pipe, frames, case: dict, temporal, steps: int, z0, edit: bool, latent_masks: dict | None = None,
-             **lb_diag):
+             latent_blend_mode: str = "reference"):
     import fatezero_lab as fz
 
     with given_z0(z0):
@@ -362,8 +340,9 @@ def ours_run(pipe, frames, case: dict, temporal, steps: int, z0, edit: bool, lat
     result, step_latents = None, []
     if edit:
         with recording_edit_steps(step_latents), recording_latent_masks(
-                latent_masks if latent_masks is not None else {}, **lb_diag):
-            result = fz.edit(pipe, inv, case["target"], config=our_config(case, inv.store), progress=False)
+                latent_masks if latent_masks is not None else {}):
+            cfg = our_config(case, inv.store).replace(latent_blend_mode=latent_blend_mode)
+            result = fz.edit(pipe, inv, case["target"], config=cfg, progress=False)
     return inv, result, step_latents
 
 
@@ -398,7 +377,7 @@ def teacher_forced(pipe, ref_latents, timesteps_inv, emb, temporal):
 
 
 def compare(pipe, frames, ref_dir: Path, case: dict, temporal, steps: int, do_edit: bool, own_z0: bool = False,
-            their_alignment: bool = False, **lb_diag) -> dict:
+            their_alignment: bool = False, **lb_opts) -> dict:
     """Run our side on the job the authors' side ran into ``ref_dir``, return every gap."""
     from fatezero_lab.diffusion import encode_frames, encode_prompt
     from fatezero_lab.prompts import align
@@ -439,7 +418,7 @@ def compare(pipe, frames, ref_dir: Path, case: dict, temporal, steps: int, do_ed
     latent_masks: dict = {}
     with given_alignment(align_ref if their_alignment else None):
         inv, result, step_latents = ours_run(pipe, frames, case, temporal, steps, None if own_z0 else z0_ref,
-                                             do_edit, latent_masks, **lb_diag)
+                                             do_edit, latent_masks, **lb_opts)
     r["timesteps_ours_inverse"] = [int(t) for t in inv.timesteps]
     per = [maxabs(inv.latents[j], ref_inv[j]) for j in range(len(ref_inv))]
     r["inversion_per_step"] = per
@@ -573,14 +552,9 @@ def main(argv=None):
         "gn_off_zero_added": ("off", False, {"zero_added": True, "framewise_groupnorm": True}, {}),
         "gn_zero_added_their_alignment": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
                                           {"their_alignment": True}),
-        # latent blend, one of their choices at a time on our side (diagnostics of the engine, see
-        # recording_latent_masks)
-        "gn_zero_added_their_lb_latent": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
-                                          {"their_source_latent": True}),
-        "gn_zero_added_their_lb_target_sum": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
-                                              {"their_target_sum": True}),
-        "gn_zero_added_their_lb": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
-                                   {"their_source_latent": True, "their_target_sum": True}),
+        # latent blend: ours before it followed theirs (latent_blend_mode="aligned"; see docs/reference_parity.md)
+        "gn_zero_added_ours_aligned_lb": ("mid", True, {"zero_added": True, "framewise_groupnorm": True},
+                                          {"latent_blend_mode": "aligned"}),
         # use_inversion_attention false: their reconstruction pass with our (the inversion) prompt
         "gn_zero_added_save_inversion_prompt": ("mid", True, {"zero_added": True, "framewise_groupnorm": True,
                                                                "save_prompt_inversion": True}, {}),

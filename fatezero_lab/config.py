@@ -89,6 +89,9 @@ class FateZeroConfig:
     latent_blend: bool = False  # prompt-to-prompt local blend of latents (keep z_src outside the words' mask)
     latent_blend_steps: tuple[float, float] = (0.2, 0.8)  # [start, end) fractions of steps with latent blend
     latent_blend_threshold: float = 0.3  # threshold of the latent-blend mask, in [0, 1]
+    latent_blend_mode: str = "reference"  # "reference" (the authors': target-word maps summed over the steps so far,
+    #   source latent of the timestep the step starts from) or "aligned" (this step's maps, the source latent of the
+    #   timestep the step ends at); docs/reference_parity.md, causes 7-8
     target_blend_words: list = field(default_factory=list)  # target words added to the latent-blend mask
     use_inversion_attention: bool = True  # False: source attention recorded from a reconstruction pass from z_T
     fast_fusion: bool = True  # fuse self-attention on outputs with SDPA (never forming the maps); False = explicit
@@ -108,6 +111,8 @@ class FateZeroConfig:
         """Check every field (without changing any); raise ValueError naming the field and what was expected."""
         if not isinstance(self.guidance, (int, float)) or isinstance(self.guidance, bool) or not 0 <= self.guidance <= 50:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
+        if self.latent_blend_mode not in ("reference", "aligned"):
+            raise ValueError(f"latent_blend_mode must be 'reference' or 'aligned', got {self.latent_blend_mode!r}")
         if self.refine_tail not in ("reference", "from_end"):
             raise ValueError(f"refine_tail must be 'reference' or 'from_end', got {self.refine_tail!r}")
         if self.cross_mode is not None and self.cross_mode not in CROSS_MODES:

@@ -102,7 +102,9 @@ class EditControl(AttentionControl):
             raise RuntimeError(f"edit step {step} (t={t}) would replay source step {j} "
                                f"(t={self.store.timesteps[j]}): timesteps do not line up")
         self.source = self.store.source(j) if not self.n_source else {}
-        self._masks, self.target_cross = {}, {}
+        self._masks = {}
+        if self.cfg.latent_blend_mode != "reference":  # reference: the target maps accumulate over the steps
+            self.target_cross = {}
 
     def extra_rows(self):
         """Recompute mode: the source rows — z_j of the inversion and the source prompt — run in the same call."""
@@ -152,7 +154,8 @@ class EditControl(AttentionControl):
 
     def latent_blend(self, z: torch.Tensor) -> torch.Tensor:
         """z ← z_src + M (z − z_src), M from the source words' (and target words') cross-attention at the mask
-        layers, thresholded at ``latent_blend_threshold``."""
+        layers, thresholded at ``latent_blend_threshold``. ``latent_blend_mode="reference"`` (default) does what the
+        authors' code does: target maps summed over the steps so far, z_src from the timestep the step starts at."""
         cfg, plan, hw = self.cfg, self.plan, tuple(z.shape[-2:])
         res = [self.store.layers[n].resolution for n in cfg.mask_layers]
         mask = torch.zeros(z.shape[0], *hw, dtype=torch.bool)
@@ -163,7 +166,7 @@ class EditControl(AttentionControl):
             maps = [self.target_cross[n] for n in cfg.mask_layers]
             mask |= mask_from_maps(maps, res, plan.target_blend_idx, hw, cfg.latent_blend_threshold,
                                    cfg.mask_dilation, cfg.mask_normalise)["mask"].cpu()
-        z_src = self.store.source_latent_after(self.step).to(z)
+        z_src = self.store.source_latent_after(self.step, noisier=cfg.latent_blend_mode == "reference").to(z)
         return z_src + mask[:, None].to(z) * (z - z_src)
 
     # --- per layer (called by the processors) ------------------------------------------------------------------------
@@ -186,8 +189,9 @@ class EditControl(AttentionControl):
         kc, vc = self.gather(layer, k[s + n:], v[s + n:])  # (frames, heads, refs*m, d)
         if layer.kind == "cross":
             _, p_edit = explicit_attention(qc, kc, vc, scale, None if mask is None else mask[s + n:])  # (F, h, hw, tok)
-            if wants_target_map:
-                self.target_cross[layer.name] = p_edit
+            if wants_target_map:  # reference mode: summed over the steps so far (max-normalised later)
+                prev = self.target_cross.get(layer.name)
+                self.target_cross[layer.name] = p_edit if prev is None else prev + p_edit
             if fuse_cross:
                 p = self.plan.alignment.fuse(src.probabilities().to(p_edit), p_edit)
                 if self.plan.reweight is not None:

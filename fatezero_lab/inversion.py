@@ -190,7 +190,7 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     # 3. the store: what was recorded, with everything its inspection API needs
     store = None
     if record:
-        seen = [latents[i] for i in range(steps)]  # the z the UNet saw at step i (views, no copies)
+        seen = [latents[i] for i in range(steps + 1)]  # the z the UNet saw at step i, then z_T (views, no copies)
         recompute = (SourceRecomputer(pipe, seen, timesteps, emb.detach().cpu(), temporal, max_side)
                      if cache == "recompute" else None)
         store = AttentionStore(prompt=prompt, tokens=toks, n_frames=len(z), temporal=temporal, tokenizer=pipe.tokenizer,

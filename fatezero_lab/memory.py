@@ -98,7 +98,7 @@ def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cach
         working += largest_map
     model = sum(p.numel() * p.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder) for p in m.parameters())
     embedding = tokens * pipe.unet.config.cross_attention_dim * b
-    return MemoryEstimate(cache=cache, store_bytes=per_step * steps + embedding, per_step_bytes=per_step,
+    return MemoryEstimate(cache=cache, store_bytes=per_step * steps + latent_step + embedding, per_step_bytes=per_step,
                           working_bytes=working, model_bytes=model, device=str(pipe.unet.device))
 
 

@@ -109,8 +109,8 @@ class AttentionStore:
     order: str = "reverse"
     layers: dict[str, LayerInfo] = field(default_factory=dict)  # recorded layers, in UNet order
     timesteps: list[int] = field(default_factory=list)  # timestep of each recorded step
-    latents: list[torch.Tensor] = field(default_factory=list)  # z the UNet saw at each step, (frames, 4, h, w);
-    #   a "forward" store also keeps its pass's final z_0 (steps + 1 entries)
+    latents: list[torch.Tensor] = field(default_factory=list)  # z the UNet saw at each step, (frames, 4, h, w),
+    #   then the pass's last latent (steps + 1 entries: z_T of an inversion, z_0 of a reconstruction)
     embedding: torch.Tensor | None = None  # (1, tokens, dim) source prompt embedding
     defaults: ModelDefaults = field(default_factory=ModelDefaults)  # the model's mask rule (blend_mask's defaults)
     data: dict[int, dict[str, SourceAttention]] = field(default_factory=dict, repr=False)  # step -> layer -> kept;
@@ -133,10 +133,13 @@ class AttentionStore:
         """The store step that editing step ``edit_step`` replays (reverse order for an inversion store)."""
         return self.steps - 1 - edit_step if self.order == "reverse" else edit_step
 
-    def source_latent_after(self, edit_step: int) -> torch.Tensor:
-        """The source trajectory's latent at the timestep editing step ``edit_step`` ends at (latent blend's z_src)."""
+    def source_latent_after(self, edit_step: int, noisier: bool = False) -> torch.Tensor:
+        """The source trajectory's latent at the timestep editing step ``edit_step`` ends at (latent blend's z_src);
+        ``noisier``: the one at the timestep it starts from (the reference's choice for an inversion store)."""
         j = self.source_step(edit_step)
-        return self.latents[j] if self.order == "reverse" else self.latents[j + 1]
+        if self.order == "reverse":
+            return self.latents[j + 1] if noisier else self.latents[j]
+        return self.latents[j + 1]
 
     def source(self, step: int) -> dict[str, SourceAttention]:
         """Every recorded layer's source attention at ``step`` (recomputed on request in recompute mode)."""

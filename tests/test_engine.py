@@ -300,3 +300,18 @@ def test_refine_tail_follows_the_reference_by_default(tiny_pipe):
     assert ref.mapper[:10].tolist() == mine.mapper[:10].tolist() and torch.equal(ref.alpha, mine.alpha)
     with pytest.raises(ValueError, match="refine_tail must be"):
         fz.FateZeroConfig(refine_tail="sideways")
+
+
+def test_latent_blend_modes(tiny_pipe, small_inversion):
+    """Reference mode (the authors': target maps summed over steps, z_src one level noisier) is the default; the
+    aligned mode is one argument away and gives a different edit."""
+    kw = dict(blend_words=["circle"], target_blend_words=["blue"], latent_blend=True, latent_blend_steps=(0.0, 1.0),
+              latent_blend_threshold=0.9, progress=False)
+    ref = fz.edit(tiny_pipe, small_inversion, "a blue circle on grass", **kw)
+    aligned = fz.edit(tiny_pipe, small_inversion, "a blue circle on grass", latent_blend_mode="aligned", **kw)
+    assert ref.config.latent_blend_mode == "reference"
+    assert np.abs(ref.frames - aligned.frames).max() > 1e-4
+    store = small_inversion.store
+    assert len(store.latents) == store.steps + 1  # z_T kept for the first step's noisier source latent
+    assert store.source_latent_after(0, noisier=True) is store.latents[-1]
+    assert store.source_latent_after(0) is store.latents[-2]
