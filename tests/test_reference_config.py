@@ -89,7 +89,7 @@ def test_teaser_jeep_watercolor_golden():
     assert ref.ignored["editing_config.p2p_config.1.use_inversion_attention"] is True
     assert from_reference_yaml(path, 1) == c
     if (REF.parent / "data/teaser_car-turn").is_dir():
-        assert ref.video_path() == REF.parent / "data/teaser_car-turn"
+        assert ref.video_path().resolve() == (REF.parent / "data/teaser_car-turn").resolve()
         clip = ref.load_clip(size=64)
         assert clip.shape == (8, 64, 64, 3) and clip.dtype == np.float32
 
