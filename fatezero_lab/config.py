@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .prompts import TAILS
+
 CROSS_MODES = ("auto", "replace", "refine")
 NORMALISATIONS = ("max", "minmax")
 
@@ -113,8 +115,8 @@ class FateZeroConfig:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
         if self.latent_blend_mode not in ("reference", "aligned"):
             raise ValueError(f"latent_blend_mode must be 'reference' or 'aligned', got {self.latent_blend_mode!r}")
-        if self.refine_tail not in ("reference", "from_end"):
-            raise ValueError(f"refine_tail must be 'reference' or 'from_end', got {self.refine_tail!r}")
+        if self.refine_tail not in TAILS:
+            raise ValueError(f"refine_tail must be one of {list(TAILS)}, got {self.refine_tail!r}")
         if self.cross_mode is not None and self.cross_mode not in CROSS_MODES:
             raise ValueError(f"cross_mode must be one of {list(CROSS_MODES)}, got {self.cross_mode!r}")
         if not isinstance(self.reweight, dict) or any(not isinstance(v, (int, float)) or v < 0

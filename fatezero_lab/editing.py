@@ -92,6 +92,7 @@ class EditControl(AttentionControl):
         self.source: dict[str, SourceAttention] = {}  # this step's kept source attention (maps/inputs stores)
         self.source_step = 0
         self._masks: dict[tuple[int, int], torch.Tensor | None] = {}  # this step's M_t per query resolution
+        self._mask_maps: list[torch.Tensor] | None = None  # this step's source cross maps of the mask layers
         self.target_cross: dict[str, torch.Tensor] = {}  # cond rows' cross maps at the mask layers (latent blend)
 
     # --- per step (called by the loop) -------------------------------------------------------------------------------
@@ -102,7 +103,7 @@ class EditControl(AttentionControl):
             raise RuntimeError(f"edit step {step} (t={t}) would replay source step {j} "
                                f"(t={self.store.timesteps[j]}): timesteps do not line up")
         self.source = self.store.source(j) if not self.n_source else {}
-        self._masks = {}
+        self._masks, self._mask_maps = {}, None
         if self.cfg.latent_blend_mode != "reference":  # reference: the target maps accumulate over the steps
             self.target_cross = {}
 
@@ -125,8 +126,11 @@ class EditControl(AttentionControl):
         return z
 
     def mask_maps(self) -> list[torch.Tensor]:
-        """The source cross-attention the masks read this step: (F, 1, hw, tokens) per mask layer."""
-        return [self.store.cross_summary(self.source_step, n) for n in self.cfg.mask_layers]
+        """The source cross-attention the masks read this step: (F, 1, hw, tokens) per mask layer (formed once per
+        step, shared by every resolution of M_t and the latent blend)."""
+        if self._mask_maps is None:
+            self._mask_maps = [self.store.cross_summary(self.source_step, n) for n in self.cfg.mask_layers]
+        return self._mask_maps
 
     def self_mask(self, hw: tuple[int, int], like: torch.Tensor | None = None) -> torch.Tensor | None:
         """M_t at query resolution ``hw`` -> (frames, 1, h*w, 1) float, or None (full source self-attention).
@@ -174,7 +178,8 @@ class EditControl(AttentionControl):
         cfg, n, s = self.cfg, self.n_frames, self.n_source
         fuse_cross = cfg.fuse_cross and layer.kind == "cross" and self.step in self.cross_steps
         fuse_self = cfg.fuse_self and layer.kind == "self" and self.step in self.self_steps
-        wants_target_map = cfg.latent_blend and layer.kind == "cross" and layer.name in cfg.mask_layers
+        wants_target_map = (cfg.latent_blend and bool(self.plan.target_blend_idx) and layer.kind == "cross"
+                            and layer.name in cfg.mask_layers)  # only the target words' latent-blend mask reads them
         if not (layer_selected(layer, self.store.max_side) and (fuse_cross or fuse_self or wants_target_map)):
             return super().attend(layer, q, k, v, scale, mask)
         # 1. the source rows (recompute mode) and the unconditional rows run plain
@@ -199,7 +204,7 @@ class EditControl(AttentionControl):
                 out_c = torch.matmul(p, vc)
             else:
                 out_c = torch.matmul(p_edit, vc)
-        elif fuse_self:
+        else:  # a self-attention layer here is always inside its fusion window (see the test above)
             m = self.self_mask(layer.resolution, like=qc)  # (F, 1, hw, 1) or None
             if m is None:
                 out_c = src.apply(vc)  # s_src V
@@ -209,8 +214,6 @@ class EditControl(AttentionControl):
                 _, p_edit = explicit_attention(qc, kc, vc, scale)
                 p = m * p_edit + (1 - m) * src.probabilities().to(p_edit)
                 out_c = torch.matmul(p, vc)
-        else:
-            out_c = AttentionControl.attend(self, layer, qc, k[s + n:], v[s + n:], scale)
         return torch.cat([out_plain, out_c])
 
 

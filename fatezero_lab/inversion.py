@@ -55,12 +55,12 @@ class RecordControl(AttentionControl):
         self.selected.setdefault(layer.name, layer)
         if self.keep == "cross_summary" and layer.name not in self.summary_layers:
             return super().attend(layer, q, k, v, scale, mask)
-        kg, vg = self.gather(layer, k, v)  # (B, heads, refs*m, d)
         if self.keep == "inputs":  # queries and per-frame keys; the reference-frame gather is redone on use
             out = super().attend(layer, q, k, v, scale, mask)
             index = self.frame_index if self.uses_temporal(layer) else None
             item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach(), index=index)
         else:
+            kg, vg = self.gather(layer, k, v)  # (B, heads, refs*m, d)
             out, probs = explicit_attention(q, kg, vg, scale, mask)  # probs (B, heads, n, m)
             probs = probs[self.rows].detach()
             item = SourceAttention(scale, probs=probs if self.keep == "maps" else cross_summary(probs, self.n_tokens))
@@ -177,8 +177,11 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     # 2. run DDIM backwards (no guidance), recording the attention the chosen cache mode keeps
     if record:
         keep = "cross_summary" if cache == "recompute" else cache
-        summary = pipe.defaults.mask_layers_for({l.name: l for l in attention_layers(pipe.unet, tuple(z.shape[-2:]))
-                                                 if layer_selected(l, max_side)}, tuple(z.shape[-2:]))
+        summary = None  # recompute mode keeps the summaries of the model's default mask layers only
+        if keep == "cross_summary":
+            hw = tuple(z.shape[-2:])
+            summary = pipe.defaults.mask_layers_for(
+                {l.name: l for l in attention_layers(pipe.unet, hw) if layer_selected(l, max_side)}, hw)
         control = RecordControl(len(z), temporal, tuple(z.shape[-2:]), max_side, keep=keep, n_tokens=len(toks),
                                 summary_layers=summary, temporal_layers=pipe.temporal_layers)
     else:
