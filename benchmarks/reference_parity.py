@@ -172,7 +172,7 @@ def yaml_case(rel: str, index: int, steps: int | None, blend_th: float, use_inv:
 
 
 # --- our side -----------------------------------------------------------------------------------------------------------
-def load_ours(model: Path):
+def load_ours(model: Path, dtype: torch.dtype = torch.float32):
     from diffusers import DDIMScheduler, StableDiffusionPipeline
 
     import fatezero_lab as fz
@@ -183,7 +183,7 @@ def load_ours(model: Path):
     pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config, steps_offset=1, clip_sample=False,
                                                set_alpha_to_one=False)
     pipe.set_progress_bar_config(disable=True)
-    return fz.as_pipeline(pipe)
+    return fz.as_pipeline(pipe.to(dtype=dtype))
 
 
 @contextlib.contextmanager
@@ -511,6 +511,8 @@ def main(argv=None):
                     help="blend threshold of the shape case (the teaser's 0.3 gives all-ones masks on a random model, "
                          "whose max-normalised maps lie in about 0.78-1)")
     ap.add_argument("--reuse", action="store_true", help="reuse an authors' run whose job is unchanged")
+    ap.add_argument("--float64", action="store_true", help="run both sides in float64 (is a gap float rounding "
+                                                            "amplified, or a difference in what is computed?)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print per-step gaps")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
@@ -538,11 +540,16 @@ def main(argv=None):
     np.save(frames_path, frames)
     probe_t = [1, 401, 801]
 
-    # name: (temporal, edit?, diagnostics for their side, our side's options). Ours: "own_z0" — encode the frames with
-    # our posterior mean instead of starting from their sample; "their_alignment" — use their refine mapper/alphas
+    # name: (temporal, edit?, diagnostics for their side, our side's options). Ours normalises ResNet GroupNorms
+    # over the clip as theirs (TemporalConfig.groupnorm="clip", the engine's default) unless their side runs the
+    # framewise_groupnorm diagnostic, or "groupnorm" says otherwise. Ours: "own_z0" — encode the frames with our
+    # posterior mean instead of starting from their sample; "their_alignment" — use their refine mapper/alphas
     # (a diagnostic of our word alignment)
     RUNS = {
         "configured": ("mid", True, {}, {}),
+        "configured_ours_frame_gn": ("mid", True, {}, {"groupnorm": "frame"}),
+        "a_zero_added_ours_frame_gn": ("mid", True, {"zero_added": True}, {"groupnorm": "frame"}),
+        "b_off_zero_added_ours_frame_gn": ("off", False, {"zero_added": True}, {"groupnorm": "frame"}),
         "own_z0": ("mid", True, {}, {"own_z0": True}),  # (d)
         "a_zero_added": ("mid", True, {"zero_added": True}, {}),
         "b_off": ("off", False, {}, {}),
@@ -561,14 +568,16 @@ def main(argv=None):
     }
     names = (args.only.split(",") if args.only else
              list(RUNS) if args.trace else ["configured"])
-    pipe = load_ours(model)
+    pipe = load_ours(model, torch.float64 if args.float64 else torch.float32)
+    if args.float64:
+        case_name += "_f64"
     forced_alignment = None
     if "config" in case:  # does our engine accept the reader's config for these prompts as it stands?
         from fatezero_lab.prompts import align
 
         try:
-            align(pipe.tokenizer, case["source"], case["target"], case["config"].cross_mode,
-                  tail=case["config"].refine_tail)
+            align(pipe.tokenizer, case["config"].alignment_prompt or case["source"], case["target"],
+                  case["config"].cross_mode, tail=case["config"].refine_tail)
         except ValueError as e:
             forced_alignment = str(e)
             log(f"[{case_name}] OUR ENGINE REJECTS the reader's config: {e}; every run below uses their word "
@@ -584,7 +593,7 @@ def main(argv=None):
             tag = f"{case_name}_f{args.frames}_{name}"
             ref_dir = out / f"ref_{tag}"
             job = side_job(out, tag, frames_path, case, temporal_key, steps, probe_t, do_edit,
-                           **diag)
+                           **diag, **({"dtype": "float64"} if args.float64 else {}))
             done = ref_dir / "job.json"
             if args.reuse and done.exists() and done.read_text() == job.read_text() and (ref_dir / "meta.json").exists():
                 log(f"[{name}] authors' side: reusing {ref_dir}")
@@ -595,8 +604,11 @@ def main(argv=None):
                 log(f"[{name}] authors' side {secs:.1f} s")
             ref_cache[key] = ref_dir
         t0 = time.time()
-        r = compare(pipe, frames, ref_cache[key], case, fz.TemporalConfig(**our_temporal(case, temporal_key)), steps,
-                    do_edit, **ours_opts)
+        opts = dict(ours_opts)
+        gn = opts.pop("groupnorm", "frame" if diag.get("framewise_groupnorm") else "clip")
+        temporal = fz.TemporalConfig(**{**our_temporal(case, temporal_key), "groupnorm": gn})
+        r = compare(pipe, frames, ref_cache[key], case, temporal, steps, do_edit, **opts)
+        r["our_groupnorm"] = gn
         r["run"], r["temporal"], r["diagnostics"], r["ours"] = name, temporal_key, diag, ours_opts
         r["time_ours_s"] = round(time.time() - t0, 1)
         sec = ref_cache[key] / "seconds.txt"

@@ -259,6 +259,9 @@ def cmd_run(args):
         meta["diagnostics"]["zero_added"] = {"zeroed": len(added) - len(keep), "kept_dirac": len(keep)}
     if job.get("framewise_groupnorm"):
         meta["diagnostics"]["framewise_groupnorm"] = framewise_groupnorm(unet)
+    dtype = torch.float64 if job.get("dtype") == "float64" else torch.float32  # float64: a diagnostic of rounding
+    for m in (vae, unet, text_encoder):
+        m.to(dtype)
     scheduler = DDIMScheduler.from_pretrained(str(model), subfolder="scheduler")
     pipe = P2pDDIMSpatioTemporalPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                          scheduler=scheduler, disk_store=False)
@@ -274,7 +277,7 @@ def cmd_run(args):
 
     # 2. inputs: frames (F, H, W, 3) in [0, 1] -> (F, 3, H, W) in [-1, 1], as their dataset yields them
     frames = np.load(job["frames"]).astype(np.float32)
-    images = torch.from_numpy(frames).permute(0, 3, 1, 2) * 2 - 1
+    images = (torch.from_numpy(frames).permute(0, 3, 1, 2) * 2 - 1).to(dtype)
     n_frames = images.shape[0]
     src, tgt = job["source_prompt"], job["target_prompt"]
     ali = job.get("alignment_prompt") or src  # their controller's source prompt (editing_prompts[0] / source_prompt)

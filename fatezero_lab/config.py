@@ -39,6 +39,8 @@ class ModelDefaults:
     blend_threshold: float = 0.3  # M_t threshold
     mask_normalise: str = "max"  # M_t normalisation
     mask_layers: tuple[str, ...] | None = None  # cross layers of M_t; None = every cross layer at ¼ resolution
+    groupnorm: str = "clip"  # ResNet GroupNorm statistics with spatial-temporal attention on (TemporalConfig):
+    #   "clip" pools each clip's frames, as the reference's inflated UNet; "frame" normalises each frame alone
     source: str = "reference"  # where these values come from ("reference" or the folder they were read from)
 
     @classmethod
@@ -77,6 +79,10 @@ class FateZeroConfig:
     #   None = model default (reference and SD: 0.8; a model folder may ship a measured value: ModelDefaults)
     cross_mode: str | None = None  # "replace" (copy every source map; equal token counts), "refine" (shared words),
     #   "auto" (replace if the token counts are equal, else refine: the paper's rule); None = model default (SD: refine)
+    alignment_prompt: str | None = None  # the source prompt the target is aligned with (word alignment, blend-word
+    #   positions) and the reconstruction pass runs with; None = the inversion prompt. The authors' controller takes
+    #   editing_prompts[0] / source_prompt here, which may differ from the inversion prompt by a token (their YAMLs:
+    #   a trailing comma); docs/reference_parity.md, causes 9-10
     refine_tail: str = "reference"  # refine: what target positions after EOS read — "reference" (the authors': the
     #   same source position) or "from_end" (EOS and padding aligned from the end); see prompts.align
     reweight: dict = field(default_factory=dict)  # target word -> cross-attention multiplier (eq_params), e.g. {"blue": 2}
@@ -115,6 +121,9 @@ class FateZeroConfig:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
         if self.latent_blend_mode not in ("reference", "aligned"):
             raise ValueError(f"latent_blend_mode must be 'reference' or 'aligned', got {self.latent_blend_mode!r}")
+        if self.alignment_prompt is not None and not isinstance(self.alignment_prompt, str):
+            raise ValueError(f"alignment_prompt must be a string or None (= the inversion prompt), "
+                             f"got {self.alignment_prompt!r}")
         if self.refine_tail not in TAILS:
             raise ValueError(f"refine_tail must be one of {list(TAILS)}, got {self.refine_tail!r}")
         if self.cross_mode is not None and self.cross_mode not in CROSS_MODES:

@@ -172,9 +172,10 @@ def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, gu
     conditional branch alone.
     """
     from .models import as_pipeline
-    from .processors import AttentionControl
+    from .processors import AttentionControl, TemporalConfig
 
     pipe = as_pipeline(pipe)
+    temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)
     n = len(z_T)
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if len(prompts) not in (1, n):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import FateZeroConfig, step_range
-from .diffusion import check_prompt, ddim_loop, ddim_scheduler, decode_latents, encode_prompt
+from .diffusion import check_prompt, ddim_loop, ddim_scheduler, decode_latents, encode_prompt, tokens
 from .inversion import Inversion, RecordControl
 from .masks import check_mask_args, mask_from_maps
 from .models import as_pipeline
@@ -217,14 +217,20 @@ class EditControl(AttentionControl):
         return torch.cat([out_plain, out_c])
 
 
-def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: bool) -> AttentionStore:
+def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: bool,
+                         prompt: str | None = None) -> AttentionStore:
     """The prompt-to-prompt way: record the source attention while *reconstructing* from z_T with the source prompt
-    (guided like the edit) — the ablation FateZero's inversion attention is compared against."""
+    (guided like the edit) — the ablation FateZero's inversion attention is compared against.
+
+    ``prompt``: the source prompt of this pass (the edit's ``alignment_prompt``); None = the inversion prompt.
+    """
     pipe = as_pipeline(pipe)
     src = inversion.store
     n = src.n_frames
     keep = "maps" if src.cache == "maps" else "inputs"
-    cond = src.embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
+    prompt = inversion.prompt if prompt is None else prompt
+    embedding = src.embedding if prompt == inversion.prompt else encode_prompt(pipe, prompt)  # (1, tokens, dim)
+    cond = embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
     uncond = encode_prompt(pipe, "").expand(n, -1, -1)
     z = inversion.z_T.clone()
     control = RecordControl(n, src.temporal, tuple(z.shape[-2:]), src.max_side, keep=keep, rows=slice(n, 2 * n),
@@ -232,10 +238,10 @@ def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: 
     sched = ddim_scheduler(pipe, inversion.steps)
     latents = ddim_loop(pipe, z, sched, torch.cat([uncond, cond]), control, guidance, progress,
                         "reconstruction (source attention)")  # steps + 1 latents: the last is this pass's z_0
-    return AttentionStore(prompt=inversion.prompt, tokens=src.tokens, n_frames=n, temporal=src.temporal,
+    return AttentionStore(prompt=prompt, tokens=tokens(pipe, prompt), n_frames=n, temporal=src.temporal,
                           tokenizer=src.tokenizer, cache=keep, max_side=src.max_side, order="forward",
                           layers=control.selected, timesteps=[int(t) for t in sched.timesteps], latents=latents,
-                          embedding=src.embedding, defaults=src.defaults, data=control.recorded)
+                          embedding=embedding, defaults=src.defaults, data=control.recorded)
 
 
 def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig | None = None,
@@ -260,6 +266,8 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
         raise ValueError(f"mask_layers {missing} were not kept by this cache='recompute' inversion, which keeps the "
                          f"mask maps of the model's default mask layers only; leave mask_layers='auto' or invert "
                          f"with cache='inputs' or 'maps'")
+    source_prompt = inversion.prompt if cfg.alignment_prompt is None else check_prompt(pipe, cfg.alignment_prompt,
+                                                                                       "alignment_prompt")
     tok = pipe.tokenizer
     override = None
     if mask is not None:
@@ -269,9 +277,9 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
         override = torch.from_numpy(mask.astype(np.float32))[:, None]  # (frames, 1, H, W)
     return EditPlan(
         cfg=cfg, target_prompt=target_prompt,
-        alignment=align(tok, inversion.prompt, target_prompt, cfg.cross_mode, tail=cfg.refine_tail),
+        alignment=align(tok, source_prompt, target_prompt, cfg.cross_mode, tail=cfg.refine_tail),
         reweight=reweight_vector(tok, target_prompt, cfg.reweight),
-        blend_idx=sorted({i for w in cfg.blend_words for i in word_token_indices(tok, inversion.prompt, w)}),
+        blend_idx=sorted({i for w in cfg.blend_words for i in word_token_indices(tok, source_prompt, w)}),
         target_blend_idx=sorted({i for w in cfg.target_blend_words for i in word_token_indices(tok, target_prompt, w)}),
         mask_override=override)
 
@@ -291,8 +299,8 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     plan = plan_edit(pipe, inversion, target_prompt, config, mask, **overrides)
     cfg, n = plan.cfg, inversion.store.n_frames
     # 1. the source attention: the inversion's (FateZero) or a reconstruction pass's (prompt-to-prompt)
-    store = inversion.store if cfg.use_inversion_attention else reconstruction_store(pipe, inversion, cfg.guidance,
-                                                                                     progress)
+    store = (inversion.store if cfg.use_inversion_attention
+             else reconstruction_store(pipe, inversion, cfg.guidance, progress, cfg.alignment_prompt))
     # 2. denoise from z_T with [uncond | target] guidance; the control is the Attention Blending Block
     context = torch.cat([encode_prompt(pipe, "").expand(n, -1, -1),
                          encode_prompt(pipe, target_prompt).expand(n, -1, -1)])  # (2F, tokens, dim)

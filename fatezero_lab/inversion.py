@@ -75,6 +75,7 @@ def capture_attention(pipe, z: torch.Tensor, t: int, embedding: torch.Tensor, te
     ``z`` (F, 4, h, w), ``embedding`` (1, tokens, dim). Runs under its own attention control.
     """
     pipe = as_pipeline(pipe)
+    temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)
     control = RecordControl(len(z), temporal, tuple(z.shape[-2:]), max_side, keep=keep,
                             temporal_layers=pipe.temporal_layers)
     z = z.to(pipe.unet.device, pipe.unet.dtype)
@@ -129,6 +130,7 @@ class Inversion:
         f, h, w, _ = self.frames.shape
         return (f"Inversion(prompt={self.prompt!r}, frames={f}, size={h}x{w}, steps={self.steps}, "
                 f"temporal={list(self.temporal.reference) if self.temporal.enabled else 'off'}, "
+                f"groupnorm={self.temporal.groupnorm!r}, "
                 f"store={self.store.cache if self.store else None!r})")
 
 
@@ -158,7 +160,7 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     frames = check_frames(frames)
     check_prompt(pipe, prompt, "prompt")
     steps = check_steps(steps)
-    temporal = TemporalConfig.parse(temporal)
+    temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)  # the model decides what is left open
     if cache != "auto" and cache not in CACHE_MODES:
         raise ValueError(f"cache must be 'auto' or one of {list(CACHE_MODES)}, got {cache!r}")
     if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:

@@ -20,6 +20,7 @@ Frames travel in the batch: a UNet batch is ``groups × frames`` (e.g. [uncond |
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 REFERENCE_CHOICES = ("first", "previous", "self", "next", "last", "mid", "all")  # or an int offset
+GROUPNORM_CHOICES = ("clip", "frame")
 
 
 @dataclass
@@ -76,6 +78,10 @@ class TemporalConfig:
     enabled: bool = True  # False: plain per-frame self-attention (the image model)
     reference: tuple = ("first", "previous")  # entries as above; ("self",) equals plain attention
     min_channels: int = 0  # only layers whose query width is >= this get it (the reference's least_sc_channel)
+    groupnorm: str | None = None  # ResNet GroupNorm statistics: "clip" (pooled over the frames of each prompt's
+    #   clip, as the reference's inflated UNet computes) or "frame" (each frame alone, as the 2-D model was trained);
+    #   None = the model's choice when enabled (ModelDefaults.groupnorm: SD "clip", the toy "frame"), else "frame";
+    #   filled by resolved(). See clip_group_norm below and docs/reference_parity.md, cause 2
 
     def __post_init__(self):
         if isinstance(self.reference, (str, int)):
@@ -88,6 +94,16 @@ class TemporalConfig:
                              f"{list(REFERENCE_CHOICES)} or int offsets")
         if self.min_channels < 0:
             raise ValueError(f"min_channels must be >= 0, got {self.min_channels}")
+        if self.groupnorm is not None and self.groupnorm not in GROUPNORM_CHOICES:
+            raise ValueError(f"groupnorm must be one of {list(GROUPNORM_CHOICES)} or None (the model's choice), "
+                             f"got {self.groupnorm!r}")
+
+    def resolved(self, defaults) -> "TemporalConfig":
+        """Fill ``groupnorm`` left to the model (None) from ``defaults`` (a :class:`~fatezero_lab.config.ModelDefaults`):
+        its choice when spatial-temporal attention is on, per-frame statistics (the image model) when it is off."""
+        if self.groupnorm is not None:
+            return self
+        return dataclasses.replace(self, groupnorm=defaults.groupnorm if self.enabled else "frame")
 
     def frame_indices(self, n_frames: int) -> torch.Tensor:
         """(frames, refs) long tensor: row f lists the frames whose keys/values frame f attends to."""
@@ -286,18 +302,52 @@ class FateZeroAttnProcessor:
         return out / attn.rescale_output_factor
 
 
+def clip_group_norm(x: torch.Tensor, norm: torch.nn.GroupNorm, n_frames: int) -> torch.Tensor:
+    """GroupNorm whose statistics pool the frames of each clip in the batch (x: (groups*frames, C, h, w)):
+
+        y = γ · (x − μ_g) / √(σ²_g + ε) + β,   μ_g, σ²_g over (C/G channels) × frames × h × w of one clip
+
+    — what ``nn.GroupNorm`` computes on the reference's (b, c, f, h, w) tensors in its pseudo-3-D ResNet blocks,
+    where the 2-D UNet takes each frame alone (μ, σ² over C/G × h × w). Returns (groups*frames, C, h, w).
+    """
+    b, c, h, w = x.shape
+    x5 = x.view(b // n_frames, n_frames, c, h, w).transpose(1, 2)  # (groups, C, frames, h, w)
+    y = F.group_norm(x5, norm.num_groups, norm.weight, norm.bias, norm.eps)  # (groups, C, frames, h, w)
+    return y.transpose(1, 2).reshape(b, c, h, w)
+
+
+def clip_norm_modules(unet) -> dict[str, torch.nn.GroupNorm]:
+    """The GroupNorms the reference's inflated UNet feeds whole clips: every ResNet block's ``norm1``/``norm2`` and
+    the output ``conv_norm_out`` (a transformer's input norm sees one frame at a time there too, so it stays)."""
+    return {name: m for name, m in unet.named_modules() if isinstance(m, torch.nn.GroupNorm)
+            and (name == "conv_norm_out" or (".resnets." in name and name.endswith((".norm1", ".norm2"))))}
+
+
 @contextmanager
 def attention_control(unet, control: AttentionControl):
     """Install a :class:`FateZeroAttnProcessor` on every attention layer; restore the originals on exit.
 
-    The originals come back after success, an exception, or a KeyboardInterrupt in the middle of a loop.
+    With ``control.temporal.groupnorm == "clip"`` (and more than one frame; None counts as "frame": the entry
+    points resolve it with the pipeline's defaults first) the ResNet GroupNorms normalise over
+    each clip (:func:`clip_group_norm`). diffusers has no processor for norms, so this is the one place the package
+    uses another torch hook: a forward hook on each of those GroupNorms (torch's public ``register_forward_hook``,
+    whose return value replaces the module's output), removed on exit with the processors restored. The originals
+    come back after success, an exception, or a KeyboardInterrupt in the middle of a loop.
     """
     original = dict(unet.attn_processors)
+    handles = []
     # set_attn_processor consumes the dict it is given (docs/method.md, "Measured facts"): always build a fresh one.
     unet.set_attn_processor({name: FateZeroAttnProcessor(name, control) for name in original})
     try:
+        if control.temporal.groupnorm == "clip" and control.n_frames > 1:
+            def pooled(norm, inputs, output):
+                return clip_group_norm(inputs[0], norm, control.n_frames)
+
+            handles = [m.register_forward_hook(pooled) for m in clip_norm_modules(unet).values()]
         yield control
     finally:
+        for handle in handles:
+            handle.remove()
         unet.set_attn_processor(dict(original))
 
 

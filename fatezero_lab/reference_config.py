@@ -35,9 +35,9 @@ Mapping (their key -> ours)
 ``editing_config.editing_prompts[index]``
     ``target_prompt``.
 ``editing_config.source_prompt`` (else ``editing_prompts[0]``)
-    ``alignment_prompt``: the prompt their controller aligns the target with, searches ``blend_words[0]`` in and
-    compares word counts with. Ours aligns with ``source_prompt`` (one prompt for inversion and alignment); a
-    difference is listed in ``notes``.
+    ``alignment_prompt``: the prompt their controller aligns the target with, searches ``blend_words[0]`` in,
+    compares word counts with, and (``use_inversion_attention: False``) reconstructs with. Where it differs from
+    the inversion prompt it becomes ``config.alignment_prompt`` (ours then does the same) and ``notes`` says so.
 ``editing_config.num_inference_steps``
     ``steps`` (DDIM steps of inversion and edit).
 ``editing_config.guidance_scale``
@@ -90,6 +90,9 @@ Mapping (their key -> ours)
     ``temporal.enabled = False`` (plain per-frame self-attention).
 ``model_config.least_sc_channel`` (default 0)
     ``temporal.min_channels`` (narrower blocks keep per-frame self-attention).
+(no key: their inflated UNet)
+    ``temporal.groupnorm = "clip"`` always: their pseudo-3-D ResNet blocks normalise over the clip, with or without
+    sparse-causal attention.
 
 Fixed in their code and set explicitly in ``config``: ``mask_dilation = 3`` (3x3 max-pool), ``mask_normalise =
 "max"``; ``mask_layers`` stays ``"auto"`` (for SD at 512² the same five 16×16 cross layers).
@@ -444,8 +447,8 @@ class _Reader:
                               f"in punctuation or case (a token more or less, which matters to cross_mode='replace')")
         if p2p_on and _plain(alignment) != _plain(ds["prompt"]):
             self.notes.append(f"their controller aligns the target with {alignment!r} (editing_prompts[0] or "
-                              f"source_prompt), not with the inversion prompt {ds['prompt']!r}; fatezero_lab aligns "
-                              f"with the inversion prompt")
+                              f"source_prompt), not with the inversion prompt {ds['prompt']!r}: so does "
+                              f"config.alignment_prompt")
         if _plain(target) == _plain(ds["prompt"]):
             self.notes.append("the target is the source caption: a reconstruction, not an edit")
         temporal = self.temporal(root.get("model_config"))
@@ -583,7 +586,8 @@ class _Reader:
             reweight=reweight, fuse_self=True, self_replace_steps=self_window, blend_words=src_words,
             blend_self_attention=blend_self, blend_threshold=a, mask_layers="auto", mask_dilation=3,
             mask_normalise="max", latent_blend=blend_latents, latent_blend_steps=LATENT_BLEND_STEPS,
-            latent_blend_threshold=min(a, 1.0), target_blend_words=tgt_words, use_inversion_attention=use_inv)
+            latent_blend_threshold=min(a, 1.0), target_blend_words=tgt_words, use_inversion_attention=use_inv,
+            alignment_prompt=None if alignment == source else alignment)
 
     def cross_window(self, value, key: str, target: str) -> tuple[float, float]:
         if not isinstance(value, dict):
@@ -645,9 +649,10 @@ class _Reader:
                 self.fail(f"model_config.SparseCausalAttention_index entry {r!r}: expected an int offset or one of "
                           f"{list(TEMPORAL_NAMES)}")
         least = self.number("model_config.least_sc_channel", mc.get("least_sc_channel", 0), True, 0)
+        # their inflated UNet normalises its ResNet blocks over the clip whatever the attention does
         if not index:
-            return TemporalConfig(enabled=False, min_channels=least)
-        return TemporalConfig(reference=tuple(index), min_channels=least)
+            return TemporalConfig(enabled=False, min_channels=least, groupnorm="clip")
+        return TemporalConfig(reference=tuple(index), min_channels=least, groupnorm="clip")
 
     def config(self, cls, **fields) -> FateZeroConfig:
         try:

@@ -287,6 +287,7 @@ class AttentionStore:
         return (f"AttentionStore(prompt={self.prompt!r}, steps={self.steps}, frames={self.n_frames}, "
                 f"cache={self.cache!r}, layers={kinds['self']} self + {kinds['cross']} cross at {res}, "
                 f"temporal={list(self.temporal.reference) if self.temporal.enabled else 'off'}, "
+                f"groupnorm={self.temporal.groupnorm!r}, "
                 f"size={self.nbytes() / 2**20:.1f} MiB)")
 
     # --- helpers -----------------------------------------------------------------------------------------------------

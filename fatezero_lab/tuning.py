@@ -112,7 +112,7 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     ``copy_pipe`` the base pipeline is left untouched (its UNet is copied).
     """
     from .diffusion import check_frames, check_prompt, encode_frames, encode_prompt
-    from .processors import AttentionControl, attention_control
+    from .processors import AttentionControl, TemporalConfig, attention_control
 
     pipe = as_pipeline(pipe)
     frames = check_frames(frames)
@@ -139,6 +139,7 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     emb = encode_prompt(pipe, prompt).expand(len(z0), -1, -1)
     acp = pipe.scheduler.alphas_cumprod.to(z0.device)
     g = torch.Generator().manual_seed(seed)
+    temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)
     control = AttentionControl(len(z0), temporal, tuple(z0.shape[-2:]), temporal_layers=pipe.temporal_layers)
     report = TuneReport(steps=steps, trainable=names + [f"temporal.{k}" for k in mods.keys()])
     unet.train()

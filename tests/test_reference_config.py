@@ -78,7 +78,7 @@ def test_teaser_jeep_watercolor_golden():
     assert c.blend_words == [] and c.target_blend_words == [] and c.blend_self_attention is False
     assert c.blend_threshold == 0.3 and c.latent_blend is False and c.use_inversion_attention is True
     assert (c.mask_dilation, c.mask_normalise, c.mask_layers) == (3, "max", "auto")
-    assert ref.temporal == TemporalConfig(enabled=True, reference=("mid",), min_channels=640)
+    assert ref.temporal == TemporalConfig(enabled=True, reference=("mid",), min_channels=640, groupnorm="clip")
     assert (ref.dataset_path, ref.n_sample_frame, ref.sampling_rate, ref.stride, ref.start_sample_frame) == \
         ("data/teaser_car-turn", 8, 1, 80, 0)
     assert ref.offset == {"left": 0, "right": 0, "top": 0, "bottom": 0} and ref.image_size == 512
@@ -121,7 +121,7 @@ def test_attribute_configs_with_blend_words_and_thresholds_golden():
     c = duck.config
     assert duck.steps == 30 and c.blend_words == ["swan"] and c.blend_threshold == 0.2 and c.blend_self_attention
     assert (c.cross_replace_steps, c.self_replace_steps, c.cross_mode) == ((0.0, 0.0), (0.0, 0.5), "refine")
-    assert duck.temporal == TemporalConfig(reference=(-1, "first"), min_channels=0)  # their default index list
+    assert duck.temporal == TemporalConfig(reference=(-1, "first"), min_channels=0, groupnorm="clip")  # their default
     assert duck.model_path() is None  # ./ckpt/swan_150, a tuned checkpoint that is not here
 
     porsche = read_reference_yaml(ref_yaml("teaser/jeep_posche.yaml"), 1)
@@ -221,7 +221,7 @@ def test_own_config_maps_every_knob(tmp_path):
     assert c.reweight == {"blue": 2.0, "grass": 3.0}  # zip: 'sky' has no value
     assert c.blend_words == ["circle"] and c.target_blend_words == ["circle"] and c.latent_blend
     assert c.blend_threshold == 0.4 and c.latent_blend_threshold == 0.4  # blend_th[0] for both; [1] unused
-    assert ref.temporal == TemporalConfig(reference=(-1, "first"), min_channels=0)
+    assert ref.temporal == TemporalConfig(reference=(-1, "first"), min_channels=0, groupnorm="clip")
     assert ref.model_path() == "stable-diffusion-v1-5/stable-diffusion-v1-5"
     assert any("square" in n for n in ref.notes) and any("zip" in n for n in ref.notes)
 
@@ -236,7 +236,7 @@ def test_own_config_variants(tmp_path):
     assert read_reference_yaml(p, 1).config.cross_mode == "replace"
     # an empty index list = plain per-frame attention; least_sc_channel -> min_channels
     p = write_config(tmp_path, **{"model_config": {"SparseCausalAttention_index": [], "least_sc_channel": 1280}})
-    assert read_reference_yaml(p, 1).temporal == TemporalConfig(enabled=False, min_channels=1280)
+    assert read_reference_yaml(p, 1).temporal == TemporalConfig(enabled=False, min_channels=1280, groupnorm="clip")
     p = write_config(tmp_path, **{"model_config": {"SparseCausalAttention_index": ["middle", 1, "last"]}})
     assert read_reference_yaml(p, 1).temporal.reference == ("mid", 1, "last")
     # use_inversion_attention: false -> entry 0 is their attention-recording plain pass; the others fuse it
