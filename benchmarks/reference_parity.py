@@ -112,11 +112,14 @@ def build_model(out: Path, latent: int, seed: int, extra_words: set[str] = froze
     hand-written cases always run on the same ``model``."""
     words = {w for c in CASES.values() for w in (SOURCE + " " + c["target"]).split()}
     model = out / "model"
+    pad = []
     if not set(extra_words) <= words:
         words |= set(extra_words)
         model = out / f"model_{hashlib.sha1(' '.join(sorted(words)).encode()).hexdigest()[:8]}"
+        pad = ["--min-vocab", "1000"]  # real-tokenizer handling of punctuation
+    if seed != 0:  # another random model: a folder of its own
+        model = model.with_name(f"{model.name}_seed{seed}")
     if not (model / "model_index.json").exists():
-        pad = [] if model.name == "model" else ["--min-vocab", "1000"]  # real-tokenizer handling of punctuation
         run_side(["build", "--out", str(model), "--words", " ".join(sorted(words)), "--seed", str(seed), "--latent",
                   str(latent), *pad], quiet=False)
     return model
@@ -489,6 +492,47 @@ def fmt(x) -> str:
     return "—" if x is None else f"{x:.2e}" if abs(x) < 1e-2 else f"{x:.3f}"
 
 
+def sd_probe(out: Path, seed: int, frames: int) -> dict:
+    """Causes 1 and 2 at SD v1's full size (a random 860 M-parameter UNet; one call): their side as shipped, with the
+    added parameters zeroed, and zeroed + frame-wise GroupNorm; ours with clip-pooled and per-frame GroupNorm."""
+    from diffusers import UNet2DConditionModel
+
+    from fatezero_lab.processors import AttentionControl, TemporalConfig, attention_control
+
+    folder = out / f"sd_probe_seed{seed}_f{frames}"
+    secs = run_side(["sd_probe", "--out", str(folder), "--seed", str(seed), "--frames", str(frames),
+                     "--threads", str(torch.get_num_threads())])
+    theirs = torch.load(folder / "eps.pt")
+    inputs = torch.load(folder / "inputs.pt")
+    z = inputs["z"][0].permute(1, 0, 2, 3).contiguous()  # (F, 4, h, w)
+    text = inputs["text"].expand(frames, -1, -1)  # (F, 77, 768)
+    unet = UNet2DConditionModel.from_pretrained(str(folder / "unet")).eval()
+    t0 = time.time()
+    ours = {}
+    for gn in ("clip", "frame"):
+        control = AttentionControl(frames, TemporalConfig(reference=("mid",), min_channels=640, groupnorm=gn),
+                                   tuple(z.shape[-2:]))
+        with torch.no_grad(), attention_control(unet, control):
+            ours[gn] = unet(z, inputs["t"], encoder_hidden_states=text).sample
+    r = {"cause 1 (their added parameters): as shipped vs zeroed": maxabs(theirs["as_shipped"], theirs["zero_added"]),
+         "cause 2 (their clip GroupNorm): zeroed vs zeroed + frame-wise": maxabs(
+             theirs["zero_added"], theirs["zero_added_framewise_groupnorm"]),
+         "ours groupnorm='clip' vs theirs zeroed": maxabs(ours["clip"], theirs["zero_added"]),
+         "ours groupnorm='frame' vs theirs zeroed + frame-wise": maxabs(ours["frame"],
+                                                                         theirs["zero_added_framewise_groupnorm"]),
+         "ours groupnorm='frame' vs theirs as shipped": maxabs(ours["frame"], theirs["as_shipped"]),
+         "|ε| max (theirs, zeroed)": float(theirs["zero_added"].abs().max())}
+    meta = json.loads((folder / "meta.json").read_text())
+    log(f"\nSD v1 size ({meta['parameters'] / 1e6:.0f} M parameters inflated, {meta['added_parameters']} added), "
+        f"{frames} frames at {meta['latent']}², t = {meta['t']}, their model_config {meta['model_config']}; "
+        f"their side {secs:.0f} s (3 calls + build), ours {time.time() - t0:.0f} s (2 calls)\n")
+    log("| one UNet call | max abs Δε |\n|---|---|")
+    for k, v in r.items():
+        log(f"| {k} | {fmt(v)} |")
+    (out / f"results_sd_probe_seed{seed}_f{frames}.json").write_text(json.dumps({**r, "meta": meta}, indent=2))
+    return r
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "runs" / "reference_parity"))
@@ -511,6 +555,8 @@ def main(argv=None):
                     help="blend threshold of the shape case (the teaser's 0.3 gives all-ones masks on a random model, "
                          "whose max-normalised maps lie in about 0.78-1)")
     ap.add_argument("--reuse", action="store_true", help="reuse an authors' run whose job is unchanged")
+    ap.add_argument("--sd-probe", action="store_true", help="only measure causes 1 and 2 on a random full-size SD v1 "
+                                                             "UNet (one call per side; ~4 GB of memory per side)")
     ap.add_argument("--float64", action="store_true", help="run both sides in float64 (is a gap float rounding "
                                                             "amplified, or a difference in what is computed?)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print per-step gaps")
@@ -520,6 +566,10 @@ def main(argv=None):
 
     out = Path(args.out).resolve()  # the authors' side changes its working directory
     out.mkdir(parents=True, exist_ok=True)
+    if args.sd_probe:
+        torch.set_num_threads(2)
+        sd_probe(out, args.seed, args.frames if args.frames != 4 else 2)
+        return
     if args.config:
         use_inv = None if args.use_inversion_attention is None else args.use_inversion_attention == "true"
         case = yaml_case(args.config, args.index, args.steps, args.blend_th, use_inv)
@@ -569,6 +619,8 @@ def main(argv=None):
     names = (args.only.split(",") if args.only else
              list(RUNS) if args.trace else ["configured"])
     pipe = load_ours(model, torch.float64 if args.float64 else torch.float32)
+    if args.seed != 0:
+        case_name += f"_seed{args.seed}"
     if args.float64:
         case_name += "_f64"
     forced_alignment = None

@@ -59,6 +59,10 @@ Diagnostics (opt-in job keys; they CHANGE the authors' model and are reported as
   prompt (``dataset_config.prompt``, as fatezero_lab's does) instead of ``editing_prompts[0]``.
 - ``framewise_groupnorm``: ``nn.GroupNorm`` given a 5-D (b, c, f, h, w) tensor normalises each frame separately
   (their ResNet blocks and ``conv_norm_out`` pool the statistics over all frames of the clip).
+- ``dtype: "float64"``: the models, the frames and torch's default dtype in float64 (the parity runner's
+  ``--float64``, run on both sides): separates float rounding amplified by the loop from a difference in what is
+  computed. Not the authors' precision. Their word mappers are made float32 explicitly and ``torch.einsum`` does not
+  promote, so in this mode ``torch.einsum`` casts floating operands to float64 (a shim of dtypes, not of the math).
 """
 
 from __future__ import annotations
@@ -238,6 +242,15 @@ def cmd_run(args):
     os.chdir(scratch)  # shim 5
     torch.set_num_threads(int(job.get("threads", 1)))
     meta = {"job": job, "diagnostics": {}}
+    if job.get("dtype") == "float64":  # a diagnostic of rounding: their tensors made without a dtype follow it too
+        torch.set_default_dtype(torch.float64)
+        einsum = torch.einsum  # their word mappers are made float32 explicitly: einsum does not promote, so cast
+
+        def einsum64(eq, *ops):
+            ops = ops[0] if len(ops) == 1 and isinstance(ops[0], (list, tuple)) else ops
+            return einsum(eq, *[o.double() if torch.is_tensor(o) and o.is_floating_point() else o for o in ops])
+
+        torch.einsum = einsum64
 
     # 1. the components, as test_fatezero.py loads them (seeded first, as it seeds before building)
     torch.manual_seed(int(job.get("seed", 0)))
@@ -388,6 +401,55 @@ def cmd_run(args):
     print(f"reference_side run: wrote {out}")
 
 
+# --- sd_probe ----------------------------------------------------------------------------------------------------------
+def cmd_sd_probe(args):
+    """Causes 1 and 2 at Stable Diffusion v1's full size: a random UNet with SD v1.4's UNet config (860 M
+    parameters), inflated as their test_fatezero.py inflates it, one call on a random clip — as shipped, with the
+    added parameters zeroed, and zeroed with frame-wise GroupNorm. Saves the 2-D weights (for our side) and the ε."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from video_diffusion.models.unet_3d_condition import UNetPseudo3DConditionModel
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    unet2d = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)  # SD v1's config
+    unet2d.save_pretrained(str(out / "unet"))
+    cfg = json.loads((out / "unet" / "config.json").read_text())
+    cfg.pop("mid_block_type", None)  # shim 3, as in build
+    inflate = out / "unet_for_inflation"
+    inflate.mkdir(exist_ok=True)
+    (inflate / "config.json").write_text(json.dumps(cfg, indent=2))
+    for b in (out / "unet").glob("*.bin"):
+        if not (inflate / b.name).exists():
+            (inflate / b.name).symlink_to(Path("..") / "unet" / b.name)
+    del unet2d
+    g = torch.Generator().manual_seed(args.seed + 1)
+    z = torch.randn(1, 4, args.frames, args.latent, args.latent, generator=g)  # (1, 4, F, h, w)
+    text = torch.randn(1, 77, 768, generator=g)
+    torch.save({"z": z, "text": text, "t": args.t}, out / "inputs.pt")
+    model_config = {"SparseCausalAttention_index": ["mid"], "least_sc_channel": 640, "lora": 160}  # zero-shot SD
+    torch.manual_seed(args.seed)
+    unet = UNetPseudo3DConditionModel.from_2d_model(str(inflate), model_config=model_config).eval()
+    added = added_parameters(unet, inflate)
+    eps = {}
+    with torch.no_grad():
+        eps["as_shipped"] = unet(z, torch.tensor(args.t), encoder_hidden_states=text).sample
+        sd = unet.state_dict()
+        for k in added:
+            sd[k].zero_()
+        eps["zero_added"] = unet(z, torch.tensor(args.t), encoder_hidden_states=text).sample
+        framewise_groupnorm(unet)
+        eps["zero_added_framewise_groupnorm"] = unet(z, torch.tensor(args.t), encoder_hidden_states=text).sample
+    torch.save({k: v[0].permute(1, 0, 2, 3).contiguous() for k, v in eps.items()}, out / "eps.pt")  # (F, 4, h, w)
+    meta = {"added_parameters": len(added), "parameters": sum(p.numel() for p in unet.parameters()),
+            "model_config": model_config, "frames": args.frames, "latent": args.latent, "t": args.t}
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
+    print(f"reference_side sd_probe: wrote {out}")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -405,10 +467,20 @@ def main(argv=None):
     r.add_argument("--model", required=True)
     r.add_argument("--job", required=True)
     r.add_argument("--out", required=True)
+    p = sub.add_parser("sd_probe", help="one call of a random full-size SD v1 UNet, inflated (causes 1 and 2)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frames", type=int, default=2)
+    p.add_argument("--latent", type=int, default=64)
+    p.add_argument("--t", type=int, default=401)
+    p.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
     if args.cmd == "build":
         install_shims()
         cmd_build(args)
+    elif args.cmd == "sd_probe":
+        install_shims()
+        cmd_sd_probe(args)
     else:
         cmd_run(args)
 

@@ -41,6 +41,8 @@ class ModelDefaults:
     mask_layers: tuple[str, ...] | None = None  # cross layers of M_t; None = every cross layer at ¼ resolution
     groupnorm: str = "clip"  # ResNet GroupNorm statistics with spatial-temporal attention on (TemporalConfig):
     #   "clip" pools each clip's frames, as the reference's inflated UNet; "frame" normalises each frame alone
+    max_side: int | None = None  # record/fuse attention only at layers with <= max_side² queries (invert's default);
+    #   None = the reference's 32 at SD's 64² latent, scaled with the model's own latent (max_side_for: SD 2.x-768: 48)
     source: str = "reference"  # where these values come from ("reference" or the folder they were read from)
 
     @classmethod
@@ -53,6 +55,19 @@ class ModelDefaults:
         known = {f.name for f in dataclasses.fields(cls)} - {"source"}
         kept = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known}
         return cls(**kept, source=str(folder))
+
+    def max_side_for(self, sample_size) -> int:
+        """The largest query grid side whose layers are recorded and fused, for a UNet of ``sample_size`` (its
+        config's latent side, an int or (h, w)): this model's value, else the reference's rule scaled with the model.
+
+        The reference stores attention at layers with at most 32² queries: at SD 1.x's 64² latent (512 px) that is
+        every level but the finest. A model trained at a larger latent keeps the same levels: 32 · side / 64
+        (SD 2.x-768, 96² latents: 48). Smaller models keep 32, so every layer of the toy (16² latents) stays in.
+        """
+        if self.max_side is not None:
+            return self.max_side
+        side = max(sample_size) if isinstance(sample_size, (tuple, list)) else int(sample_size)
+        return max(32, 32 * side // 64)
 
     def mask_layers_for(self, layers: dict, latent_hw: tuple[int, int]) -> list[str]:
         """The cross layers M_t averages, among ``layers`` (name -> LayerInfo, the recorded ones) for a latent of

@@ -125,7 +125,8 @@ def ddim_inverse_scheduler(pipe, steps: int):
 def ddim_loop(pipe, z: torch.Tensor, scheduler, context: torch.Tensor, control, guidance: float | None = None,
               progress: bool = True, desc: str = "DDIM") -> list[torch.Tensor]:
     """The one DDIM loop of the package — sampling, inversion and editing differ only in ``scheduler``, ``context``,
-    ``guidance`` and the ``control`` (an :class:`~fatezero_lab.processors.AttentionControl`).
+    ``guidance`` and the ``control`` (an :class:`~fatezero_lab.processors.AttentionControl`). ``context`` is one
+    tensor for every step, or a list with one per step (null-text inversion tunes ∅ per step).
 
     With guidance w (classifier-free guidance; ``context`` = [uncond | cond], (2F, tokens, dim)):
 
@@ -145,7 +146,8 @@ def ddim_loop(pipe, z: torch.Tensor, scheduler, context: torch.Tensor, control, 
             # 1. the control prepares step i (e.g. the source attention of the matching inversion step)
             control.begin_step(i, int(t))
             # 2. the UNet batch: the control's extra rows (if any), then one copy of z per guidance group
-            z_in, ctx = torch.cat([z] * groups), context  # (groups*F, 4, h, w), (groups*F, tokens, dim)
+            ctx = context[i] if isinstance(context, (list, tuple)) else context  # (groups*F, tokens, dim)
+            z_in = torch.cat([z] * groups)  # (groups*F, 4, h, w)
             extra = control.extra_rows()
             if extra is not None:
                 z_in = torch.cat([extra[0].to(z_in), z_in])  # (E + groups*F, 4, h, w)
@@ -165,11 +167,12 @@ def ddim_loop(pipe, z: torch.Tensor, scheduler, context: torch.Tensor, control, 
 
 @torch.no_grad()
 def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, guidance: float = 7.5,
-           negative_prompt: str = "", temporal=False, progress: bool = True) -> torch.Tensor:
+           negative_prompt: str = "", temporal=False, progress: bool = True, null_text=None) -> torch.Tensor:
     """Plain DDIM sampling from z_T with classifier-free guidance (no attention fusion) -> z_0 (see ``ddim_loop``).
 
     ``prompt`` is one prompt for every latent, or a list with one prompt per latent; guidance 1 runs the
-    conditional branch alone.
+    conditional branch alone. ``null_text`` (a :class:`~fatezero_lab.null_text.NullText` of ``steps`` steps)
+    replaces the negative prompt's embedding with its tuned ∅ of each step.
     """
     from .models import as_pipeline
     from .processors import AttentionControl, TemporalConfig
@@ -184,8 +187,15 @@ def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, gu
         check_prompt(pipe, p)
     cond = torch.cat([encode_prompt(pipe, p) for p in prompts]).expand(n, -1, -1)  # (F, tokens, dim)
     uncond = encode_prompt(pipe, negative_prompt).expand(n, -1, -1)
+    if null_text is not None and len(null_text.embeddings) != steps:
+        raise ValueError(f"null_text holds {len(null_text.embeddings)} steps but sampling runs {steps}")
     control = AttentionControl(n, temporal, tuple(z_T.shape[-2:]), temporal_layers=pipe.temporal_layers)
     w = None if guidance == 1.0 else guidance
-    context = cond if w is None else torch.cat([uncond, cond])
+    if w is None:
+        context = cond
+    elif null_text is not None:  # one context per step: [∅_i | cond]
+        context = [torch.cat([null_text.uncond(i, n).to(cond), cond]) for i in range(steps)]
+    else:
+        context = torch.cat([uncond, cond])
     return ddim_loop(pipe, z_T.clone(), ddim_scheduler(pipe, steps), context, control, w, progress,
                      "DDIM sampling")[-1]

@@ -193,7 +193,8 @@ class EditControl(AttentionControl):
         qc = q[s + n:]  # (frames, heads, n, d)
         kc, vc = self.gather(layer, k[s + n:], v[s + n:])  # (frames, heads, refs*m, d)
         if layer.kind == "cross":
-            _, p_edit = explicit_attention(qc, kc, vc, scale, None if mask is None else mask[s + n:])  # (F, h, hw, tok)
+            _, p_edit = explicit_attention(qc, kc, vc, scale, None if mask is None else mask[s + n:],
+                                           upcast=layer.upcast)  # (F, h, hw, tok)
             if wants_target_map:  # reference mode: summed over the steps so far (max-normalised later)
                 prev = self.target_cross.get(layer.name)
                 self.target_cross[layer.name] = p_edit if prev is None else prev + p_edit
@@ -211,7 +212,7 @@ class EditControl(AttentionControl):
             elif cfg.fast_fusion and not self.explicit:
                 out_c = m * F.scaled_dot_product_attention(qc, kc, vc, scale=scale) + (1 - m) * src.apply(vc)
             else:  # explicit maps: (M s_edit + (1-M) s_src) V
-                _, p_edit = explicit_attention(qc, kc, vc, scale)
+                _, p_edit = explicit_attention(qc, kc, vc, scale, upcast=layer.upcast)  # (F, h, hw, refs*hw)
                 p = m * p_edit + (1 - m) * src.probabilities().to(p_edit)
                 out_c = torch.matmul(p, vc)
         return torch.cat([out_plain, out_c])
@@ -231,17 +232,26 @@ def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: 
     prompt = inversion.prompt if prompt is None else prompt
     embedding = src.embedding if prompt == inversion.prompt else encode_prompt(pipe, prompt)  # (1, tokens, dim)
     cond = embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
-    uncond = encode_prompt(pipe, "").expand(n, -1, -1)
     z = inversion.z_T.clone()
     control = RecordControl(n, src.temporal, tuple(z.shape[-2:]), src.max_side, keep=keep, rows=slice(n, 2 * n),
                             temporal_layers=pipe.temporal_layers)
     sched = ddim_scheduler(pipe, inversion.steps)
-    latents = ddim_loop(pipe, z, sched, torch.cat([uncond, cond]), control, guidance, progress,
+    latents = ddim_loop(pipe, z, sched, guided_context(pipe, inversion, cond), control, guidance, progress,
                         "reconstruction (source attention)")  # steps + 1 latents: the last is this pass's z_0
     return AttentionStore(prompt=prompt, tokens=tokens(pipe, prompt), n_frames=n, temporal=src.temporal,
                           tokenizer=src.tokenizer, cache=keep, max_side=src.max_side, order="forward",
                           layers=control.selected, timesteps=[int(t) for t in sched.timesteps], latents=latents,
                           embedding=embedding, defaults=src.defaults, data=control.recorded)
+
+
+def guided_context(pipe, inversion: Inversion, cond: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+    """[uncond | cond] for the guided loop, (2F, tokens, dim): ∅ = τ(""), or with null-text inversion one context
+    per step with that step's tuned ∅_i."""
+    n = len(cond)
+    nt = inversion.null_text
+    if nt is None:
+        return torch.cat([encode_prompt(pipe, "").expand(n, -1, -1), cond])
+    return [torch.cat([nt.uncond(i, n).to(cond), cond]) for i in range(inversion.steps)]
 
 
 def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig | None = None,
@@ -266,6 +276,13 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
         raise ValueError(f"mask_layers {missing} were not kept by this cache='recompute' inversion, which keeps the "
                          f"mask maps of the model's default mask layers only; leave mask_layers='auto' or invert "
                          f"with cache='inputs' or 'maps'")
+    nt = inversion.null_text
+    if nt is not None and cfg.guidance != nt.config.guidance:
+        import warnings
+
+        warnings.warn(f"this inversion's null-text embeddings were tuned for guidance {nt.config.guidance}, the edit "
+                      f"runs at {cfg.guidance}: they retrace the inversion only at their own guidance (invert again "
+                      f"with null_text=dict(guidance={cfg.guidance}))", stacklevel=3)
     source_prompt = inversion.prompt if cfg.alignment_prompt is None else check_prompt(pipe, cfg.alignment_prompt,
                                                                                        "alignment_prompt")
     tok = pipe.tokenizer
@@ -302,8 +319,7 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     store = (inversion.store if cfg.use_inversion_attention
              else reconstruction_store(pipe, inversion, cfg.guidance, progress, cfg.alignment_prompt))
     # 2. denoise from z_T with [uncond | target] guidance; the control is the Attention Blending Block
-    context = torch.cat([encode_prompt(pipe, "").expand(n, -1, -1),
-                         encode_prompt(pipe, target_prompt).expand(n, -1, -1)])  # (2F, tokens, dim)
+    context = guided_context(pipe, inversion, encode_prompt(pipe, target_prompt).expand(n, -1, -1))  # (2F, tokens, dim)
     control = EditControl(store, plan, tuple(inversion.z_T.shape[-2:]), inversion.steps,
                           temporal_layers=pipe.temporal_layers)
     z = ddim_loop(pipe, inversion.z_T.clone(), ddim_scheduler(pipe, inversion.steps), context, control,

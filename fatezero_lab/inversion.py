@@ -19,6 +19,7 @@ import torch
 from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, ddim_loop, decode_latents,
                         encode_frames, encode_prompt, sample, tokens)
 from .metrics import psnr
+from .null_text import NullText, NullTextConfig, optimise_null_text
 from .models import FateZeroPipeline, as_pipeline
 from .processors import (AttentionControl, LayerInfo, TemporalConfig, attention_control, attention_layers,
                          explicit_attention)
@@ -61,7 +62,7 @@ class RecordControl(AttentionControl):
             item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach(), index=index)
         else:
             kg, vg = self.gather(layer, k, v)  # (B, heads, refs*m, d)
-            out, probs = explicit_attention(q, kg, vg, scale, mask)  # probs (B, heads, n, m)
+            out, probs = explicit_attention(q, kg, vg, scale, mask, upcast=layer.upcast)  # probs (B, heads, n, m)
             probs = probs[self.rows].detach()
             item = SourceAttention(scale, probs=probs if self.keep == "maps" else cross_summary(probs, self.n_tokens))
         self.recorded.setdefault(self.step, {})[layer.name] = item.to(self.device)
@@ -117,6 +118,7 @@ class Inversion:
     timesteps: list[int]  # the UNet timestep of each inversion step (ascending)
     store: AttentionStore | None = None  # the recorded source attention (see store.py)
     temporal: TemporalConfig = field(default_factory=lambda: TemporalConfig(enabled=False))
+    null_text: NullText | None = None  # tuned unconditional embeddings (invert(null_text=...)); edit uses them
 
     @property
     def z_T(self) -> torch.Tensor:
@@ -131,7 +133,8 @@ class Inversion:
         return (f"Inversion(prompt={self.prompt!r}, frames={f}, size={h}x{w}, steps={self.steps}, "
                 f"temporal={list(self.temporal.reference) if self.temporal.enabled else 'off'}, "
                 f"groupnorm={self.temporal.groupnorm!r}, "
-                f"store={self.store.cache if self.store else None!r})")
+                f"store={self.store.cache if self.store else None!r}"
+                + (f", null_text={self.null_text!r})" if self.null_text is not None else ")"))
 
 
 def check_steps(steps, name: str = "steps") -> int:
@@ -141,8 +144,8 @@ def check_steps(steps, name: str = "steps") -> int:
 
 
 @torch.no_grad()
-def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "auto", max_side: int = 32,
-           record: bool = True, progress: bool = True) -> Inversion:
+def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "auto", max_side: int | None = None,
+           record: bool = True, null_text=False, progress: bool = True) -> Inversion:
     """DDIM-invert ``frames`` (F, H, W, 3) with ``prompt`` (no guidance), recording the source attention.
 
     Args:
@@ -152,8 +155,13 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
             ``"maps"`` stores every attention probability map of every step (the reference behaviour);
             ``"inputs"`` stores the queries/keys that produce them; ``"recompute"`` stores only the latents and
             the blending mask's head-mean cross maps (editing recomputes the source attention in its own UNet call).
-        max_side: record/edit attention only at layers with at most ``max_side``² query positions (reference: 32).
+        max_side: record/edit attention only at layers with at most ``max_side``² query positions; None = the
+            model's (``pipe.max_side``: the reference's 32 at SD 1.x's 64² latent, 48 for SD 2.x-768).
         record: False runs a plain inversion (no store).
+        null_text: also tune the unconditional embedding of every denoising step so that guided sampling retraces
+            this inversion (null-text inversion, beyond the paper; ``null_text.py``) — True (w = 7.5, 10 Adam
+            steps per step, lr 1e-2, early stop 1e-5), a :class:`NullTextConfig` or a dict of its fields.
+            ``edit``, ``reconstruct`` and the reconstruction-attention ablation then use it.
     """
     pipe = as_pipeline(pipe)
     # 0. check every input before any compute
@@ -161,8 +169,10 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     check_prompt(pipe, prompt, "prompt")
     steps = check_steps(steps)
     temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)  # the model decides what is left open
+    null_cfg = NullTextConfig.parse(null_text)
     if cache != "auto" and cache not in CACHE_MODES:
         raise ValueError(f"cache must be 'auto' or one of {list(CACHE_MODES)}, got {cache!r}")
+    max_side = pipe.max_side if max_side is None else max_side
     if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
         raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
     if record:  # refuse, with the mode that would fit, rather than be killed for memory halfway
@@ -202,16 +212,25 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
                                cache=cache, max_side=max_side, layers=control.selected, timesteps=timesteps,
                                latents=seen, embedding=emb.detach().cpu(), defaults=pipe.defaults,
                                data=control.recorded, recompute=recompute)
+    # 4. null-text inversion (optional): tune ∅ per step along the trajectory just computed
+    nt = optimise_null_text(pipe, latents, emb, temporal, null_cfg, progress) if null_cfg is not None else None
     return Inversion(prompt=prompt, frames=frames, latents=latents, timesteps=timesteps, store=store,
-                     temporal=temporal)
+                     temporal=temporal, null_text=nt)
 
 
 @torch.no_grad()
-def reconstruct(pipe, inversion: Inversion, guidance: float = 1.0, progress: bool = True) -> np.ndarray:
-    """Plain DDIM sampling from z_T with the source prompt -> frames; at guidance 1 this undoes the inversion."""
+def reconstruct(pipe, inversion: Inversion, guidance: float | None = None, progress: bool = True) -> np.ndarray:
+    """Plain DDIM sampling from z_T with the source prompt -> frames; at guidance 1 this undoes the inversion.
+
+    ``guidance`` None: 1, or the null-text guidance when the inversion has tuned ∅ (which it then uses: sampling
+    at that guidance retraces the inversion too).
+    """
     pipe = as_pipeline(pipe)
+    nt = inversion.null_text
+    if guidance is None:
+        guidance = nt.config.guidance if nt is not None else 1.0
     z0 = sample(pipe, inversion.z_T, inversion.prompt, steps=inversion.steps, guidance=guidance,
-                temporal=inversion.temporal, progress=progress)
+                temporal=inversion.temporal, progress=progress, null_text=nt)
     return decode_latents(pipe, z0)
 
 

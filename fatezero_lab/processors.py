@@ -44,6 +44,7 @@ class LayerInfo:
     heads: int = 0  # filled at the first call
     channels: int = 0  # query width (heads * head_dim)
     resolution: tuple[int, int] = (0, 0)  # (h, w) of the query grid, filled at the first call
+    upcast: bool = False  # the layer's attn.upcast_attention (SD 2.x): explicit q·kᵀ and softmax run in float32
 
     @classmethod
     def from_name(cls, name: str) -> "LayerInfo":
@@ -138,15 +139,18 @@ class TemporalConfig:
 
 
 def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
-                       mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                       mask: torch.Tensor | None = None, upcast: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """out = softmax(q kᵀ · scale + mask) v, also returning the probabilities.
 
-    q (B, heads, n, d), k/v (B, heads, m, d) -> out (B, heads, n, d), probs (B, heads, n, m).
+    q (B, heads, n, d), k/v (B, heads, m, d) -> out (B, heads, n, d), probs (B, heads, n, m) in q's dtype.
+    ``upcast`` (a layer's ``attn.upcast_attention``, set in SD 2.x's UNet config): q kᵀ and the softmax run in
+    float32, as diffusers' ``AttnProcessor`` does — in fp16 those scores can overflow to inf and the softmax to NaN.
     """
-    scores = torch.matmul(q, k.transpose(-1, -2)) * scale  # (B, heads, n, m)
+    qs, ks = (q.float(), k.float()) if upcast else (q, k)
+    scores = torch.matmul(qs, ks.transpose(-1, -2)) * scale  # (B, heads, n, m), float32 when upcast
     if mask is not None:
         scores = scores + mask
-    probs = scores.softmax(dim=-1)
+    probs = scores.softmax(dim=-1).to(q.dtype)  # (B, heads, n, m)
     return torch.matmul(probs, v), probs
 
 
@@ -239,7 +243,7 @@ class AttentionControl:
         if mask is not None and mask.shape[-1] != k.shape[2]:
             raise ValueError("attention masks are not supported together with spatial-temporal attention")
         if self.explicit:
-            return explicit_attention(q, k, v, scale, mask)[0]
+            return explicit_attention(q, k, v, scale, mask, upcast=layer.upcast)[0]
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale)
 
 
@@ -282,6 +286,7 @@ class FateZeroAttnProcessor:
         if attn.norm_k is not None:
             k = attn.norm_k(k)
         layer = self.layer
+        layer.upcast = bool(getattr(attn, "upcast_attention", False))  # the explicit softmax's precision (SD 2.x)
         self.control.register(layer, attn, n, inner)
 
         # 2. attention, as the control decides (plain / record / fuse); for spatial-temporal self-attention the

@@ -19,7 +19,7 @@ def test_demo_writes_outputs_and_never_overwrites(tiny_folder, tmp_path, capsys)
     args = ["demo", "--model", str(tiny_folder), "--frames", "2", "--steps", "2", "--out", str(out)]
     assert main(args) == 0
     for name in ("strip.png", "source.mp4", "edit.mp4", "truth.mp4", "reconstruction.mp4", "report.json",
-                 "config.json"):
+                 "config.json", "provenance.json"):
         assert (out / name).exists(), name
     report = json.loads((out / "report.json").read_text())
     assert report["target"] == "a blue circle on grass" and "edit_psnr_vs_ground_truth_db" in report
@@ -92,3 +92,244 @@ def test_edit_and_invert_cli_on_a_folder_of_frames(tiny_folder, tmp_path):
     assert main(["invert", "--model", str(tiny_folder), "--video", "toy:a red circle on grass", "--frames", "2",
                  "--steps", "2", "--source", "a red circle on grass", "--out", str(inv_out)]) == 0
     assert (inv_out / "inversion.pt").exists() and (inv_out / "reconstruction.mp4").exists()
+
+
+# --- edit: every knob a flag, config files, presets, checks before the model, provenance ------------------------------
+import dataclasses  # noqa: E402
+
+from fatezero_lab.__main__ import build_parser, git_head, model_provenance, plan_edit  # noqa: E402
+from fatezero_lab.config import FateZeroConfig  # noqa: E402
+from fatezero_lab.processors import TemporalConfig  # noqa: E402
+
+TOY_ARGS = ["--video", "toy:a red circle on grass", "--source", "a red circle on grass",
+            "--target", "a blue circle on grass"]
+
+
+def _plan(argv):
+    args = build_parser().parse_args(["edit", *argv])
+    return plan_edit(args, args.edit_parser)
+
+
+def _edit_options():
+    sub = next(a for a in build_parser()._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    return {s for a in sub.choices["edit"]._actions for s in a.option_strings}
+
+
+def test_every_config_knob_has_a_flag():
+    options = _edit_options()
+    for f in dataclasses.fields(FateZeroConfig):
+        assert "--" + f.name.replace("_", "-") in options, f.name
+    for f in dataclasses.fields(TemporalConfig):
+        if f.name != "enabled":  # --no-temporal
+            assert "--temporal-" + f.name.replace("_", "-") in options, f.name
+    for flag in ("--preset", "--config", "--reference-config", "--no-temporal", "--tune-steps", "--start", "--stride"):
+        assert flag in options
+
+
+def test_flags_parse_into_the_config():
+    req = _plan(TOY_ARGS + [
+        "--self-replace-steps", "0.1,0.6", "--cross-replace-steps", "0.7", "--reweight", "blue=2", "grass=0.5",
+        "--blend-words", "circle", "--target-blend-words", "circle,grass", "--latent-blend", "--no-fuse-cross",
+        "--mask-layers", "auto", "--blend-threshold", "none", "--cross-mode", "replace", "--guidance", "5",
+        "--mask-dilation", "5", "--latent-blend-steps", "0.1:0.9", "--alignment-prompt", "a red circle on grass",
+        "--temporal-reference", "first,-1", "--temporal-min-channels", "32", "--temporal-groupnorm", "frame"])
+    c = req.config
+    assert (c.self_replace_steps, c.cross_replace_steps, c.latent_blend_steps) == ((0.1, 0.6), (0.0, 0.7), (0.1, 0.9))
+    assert c.reweight == {"blue": 2.0, "grass": 0.5} and c.blend_words == ["circle"]
+    assert c.target_blend_words == ["circle", "grass"] and c.latent_blend and not c.fuse_cross
+    assert c.mask_layers == "auto" and c.blend_threshold is None and c.cross_mode == "replace"
+    assert (c.guidance, c.mask_dilation, c.alignment_prompt) == (5.0, 5, "a red circle on grass")
+    assert req.temporal == TemporalConfig(reference=("first", -1), min_channels=32, groupnorm="frame")
+    assert req.origins["guidance"] == "--guidance" and req.origins["fuse_self"] == "FateZeroConfig default"
+    assert (req.model, req.steps, req.frames) == ("toy", 50, 8)
+    plain = _plan(TOY_ARGS + ["--reweight", "--no-temporal"])  # a list flag with no value clears it
+    assert plain.config == FateZeroConfig() and not plain.temporal.enabled
+
+
+def test_config_files_ours_and_the_authors(tmp_path):
+    ours = tmp_path / "mine.json"
+    ours.write_text(json.dumps({"guidance": 3.0, "self_replace_steps": [0.1, 0.5], "blend_words": ["circle"]}))
+    req = _plan(TOY_ARGS + ["--config", str(ours), "--guidance", "4"])  # flags beat the file, the file the defaults
+    assert (req.config.guidance, req.config.self_replace_steps, req.config.blend_words) == (4.0, (0.1, 0.5), ["circle"])
+    assert req.origins["self_replace_steps"] == f"--config {ours}" and req.origins["guidance"] == "--guidance"
+    full = tmp_path / "full.yaml"
+    full.write_text(FateZeroConfig(reweight={"blue": 3.0}, cross_mode="refine").to_yaml())  # ours, in YAML
+    assert _plan(TOY_ARGS + ["--config", str(full)]).config == FateZeroConfig(reweight={"blue": 3.0},
+                                                                              cross_mode="refine")
+    # an authors' YAML passed to --config is detected and read like --reference-config (here: a packaged preset file)
+    frames = tmp_path / "frames"
+    fz.video.write(frames, fz.toyworld.clip("a red circle on grass", frames=8, seed=0).frames)
+    authors = fz.presets.path("jeep_watercolor")
+    req = _plan(["--config", str(authors), "--config-index", "1", "--video", str(frames)])
+    assert req.config == fz.presets.load("jeep_watercolor").config and req.steps == 50
+    assert req.model == "CompVis/stable-diffusion-v1-4" and req.target.startswith("watercolor painting")
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("a model was loaded")
+
+    monkeypatch.setattr(fz, "load_pipeline", boom)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--video", "{tmp}/missing.mp4"], "does not exist"),
+    (["--video", "{tmp}/empty"], "holds no frames"),
+    (["--video", "{tmp}/notes.txt"], "unsupported file type"),
+    (["--source", "  "], "--source is empty"),
+    (["--target", ""], "--target is empty"),
+    (["--steps", "0"], "--steps: expected an integer >= 1"),
+    (["--frames", "-2"], "--frames: expected an integer >= 1"),
+    (["--size", "30"], "multiple of 8"),
+    (["--seed", "-1"], "--seed: expected an integer >= 0"),
+    (["--guidance", "99"], "guidance must be a number in [0, 50]"),
+    (["--guidance", "99"], "(set by --guidance)"),
+    (["--self-replace-steps", "0.9,0.1"], "self_replace_steps must satisfy"),
+    (["--cross-replace-steps", "a,b,c"], "start,end pair"),
+    (["--reweight", "blue"], "WORD=FACTOR"),
+    (["--reweight", "green=2"], "not in the target prompt"),
+    (["--blend-words", "square"], "not in the source prompt"),
+    (["--cross-mode", "sideways"], "cross_mode must be one of"),
+    (["--mask-dilation", "2"], "mask_dilation must be an odd integer"),
+    (["--latent-blend"], "latent_blend needs blend_words"),
+    (["--temporal-reference", "sideways"], "invalid temporal settings"),
+    (["--model", "{tmp}/no_model_here"], "--model:"),
+    (["--out", "{tmp}/notes.txt"], "is a file"),
+    (["--config", "{tmp}/missing.json"], "does not exist"),
+    (["--config", "{tmp}/unknown.json"], "unknown FateZeroConfig field(s) ['guidence']"),
+    (["--preset", "jeep_watercolour"], "Did you mean 'jeep_watercolor'"),
+    (["--preset", "jeep_watercolor", "--reference-config", "{tmp}/notes.txt"], "choose one"),
+    (["--preset", "jeep_watercolor", "--reference-index", "1"], "a preset is one entry already"),
+    (["--tune-lr", "0"], "--tune-lr: expected a positive number"),
+    (["--video", "{tmp}/three", "--frames", "2", "--stride", "3"], "has 3 frames; 2 frames from frame 0, every 3"),
+])
+def test_edit_rejects_bad_input_before_loading_a_model(tmp_path, capsys, no_model, extra, message):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    fz.video.write(tmp_path / "three", np.zeros((3, 8, 8, 3), np.float32))
+    (tmp_path / "unknown.json").write_text(json.dumps({"guidence": 7.5}))
+    argv = TOY_ARGS + ["--out", str(tmp_path / "out")] + [a.format(tmp=tmp_path) for a in extra]
+    with pytest.raises(SystemExit) as e:
+        main(["edit", *argv])
+    assert e.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_preset_own_clip_and_offline_fetch_fail_before_the_model(tmp_path, capsys, monkeypatch, no_model):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        main(["edit", "--preset", "cat_tiger"])  # the authors' own clip: they must pass it
+    assert e.value.code == 2 and "authors' own clip" in capsys.readouterr().err
+
+    def offline(*a, **k):
+        raise fz.data.ClipDownloadError("could not download 'car-turn' (offline?); manual recipe: ...")
+
+    monkeypatch.setattr(fz.data, "fetch", offline)
+    with pytest.raises(SystemExit) as e:
+        main(["edit", "--preset", "jeep_watercolor"])
+    assert e.value.code == 2 and "manual recipe" in capsys.readouterr().err
+
+
+def test_preset_without_video_fetches_its_clip_then_loads_its_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./ckpt or ./data of the authors here
+    events = []
+
+    def fake_fetch(name, **kw):
+        events.append(("fetch", name, kw["start"], kw["stride"], kw["n_frames"], kw["size"]))
+        return np.zeros((kw["n_frames"], kw["size"], kw["size"], 3), np.float32)
+
+    class Loaded(Exception):
+        pass
+
+    def fake_load(name, **kw):
+        events.append(("load", name))
+        raise Loaded
+
+    monkeypatch.setattr(fz.data, "fetch", fake_fetch)
+    monkeypatch.setattr(fz, "load_pipeline", fake_load)
+    with pytest.raises(Loaded):
+        main(["edit", "--preset", "jeep_watercolor", "--out", str(tmp_path / "out")])
+    assert events == [("fetch", "car-turn", 0, 1, 8, 512), ("load", "CompVis/stable-diffusion-v1-4")]
+    events.clear()
+    with pytest.raises(Loaded):  # a shape preset: the base model of the tuning
+        main(["edit", "--preset", "swan_duck", "--frames", "2", "--size", "64", "--out", str(tmp_path / "out")])
+    assert events == [("fetch", "blackswan", 0, 1, 2, 64), ("load", fz.presets.load("swan_duck").tuning.base_model)]
+
+
+def test_preset_edit_with_tuning_on_a_tiny_model_writes_provenance(tiny_folder, tmp_path, capsys):
+    clip = fz.toyworld.clip("a red circle on grass", frames=4, seed=0)
+    fz.video.write(tmp_path / "clip.mp4", clip.frames, fps=12)
+    out = tmp_path / "edit"
+    argv = ["edit", "--preset", "jeep_posche", "--model", str(tiny_folder), "--video", str(tmp_path / "clip.mp4"),
+            "--source", "a red circle on grass", "--target", "a blue circle on grass", "--blend-words", "circle",
+            "--frames", "2", "--steps", "2", "--size", "64", "--tune-steps", "1", "--seed", "3", "--out", str(out)]
+    assert main(argv) == 0
+    for name in ("edit.mp4", "source.mp4", "side_by_side.png", "config.json", "prompts.json", "provenance.json"):
+        assert (out / name).exists(), name
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # the temporary folder was moved into place
+    used = FateZeroConfig.from_json(out / "config.json")
+    preset = fz.presets.load("jeep_posche")
+    assert used.blend_words == ["circle"] and used.self_replace_steps == preset.config.self_replace_steps
+    assert used.alignment_prompt is None  # the preset's caption was replaced by --source
+    prov = json.loads((out / "provenance.json").read_text())
+    assert "edit --preset jeep_posche --model" in prov["command"]
+    assert prov["argv"] == argv and prov["command"].split()[1:3] == ["-m", "fatezero_lab"]
+    for lib in ("torch", "diffusers", "transformers", "fatezero_lab", "python"):
+        assert prov["versions"][lib], lib
+    assert (prov["frames"], prov["size"], prov["steps"], prov["seed"]) == (2, [64, 64], 2, 3)
+    assert prov["source_fps"] == pytest.approx(12.0) and prov["output_fps"] == pytest.approx(12.0)
+    assert prov["model"]["id"] == str(tiny_folder) and prov["model"]["source"] == "local folder"
+    assert prov["model"]["revision"] is None and len(prov["model"]["unet_weights_sha256"]) == 64
+    assert prov["preset"]["name"] == "jeep_posche" and prov["tuning"]["steps"] == 1
+    assert prov["setting_origins"]["blend_words"] == "--blend-words"
+    assert prov["setting_origins"]["cross_replace_steps"] == "preset jeep_posche"
+    assert FateZeroConfig.from_dict(prov["config"]) == used and prov["temporal"]["reference"] == [-1, "first"]
+    assert "provenance.json" in prov["outputs"] and "edit.mp4" in prov["outputs"]
+    assert "alignment_prompt" in capsys.readouterr().out  # the note saying the preset's caption was dropped
+
+
+def test_provenance_of_plain_edit_and_invert(tiny_folder, tmp_path):
+    clip = fz.toyworld.clip("a red circle on grass", frames=3, seed=0)
+    fz.video.write(tmp_path / "frames", clip.frames)
+    out = tmp_path / "edit"
+    assert main(["edit", "--model", str(tiny_folder), "--video", str(tmp_path / "frames"), "--frames", "2",
+                 "--steps", "2", "--source", "a red circle on grass", "--target", "a blue circle on grass",
+                 "--stride", "1", "--start", "1", "--out", str(out)]) == 0
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["source_fps"] is None and (prov["start"], prov["stride"]) == (1, 1)  # a folder of frames has no rate
+    assert prov["preset"] is None and prov["size"] == [64, 64]  # the tiny model's own size
+    inv = tmp_path / "inv"
+    assert main(["invert", "--model", str(tiny_folder), "--video", "toy:a red circle on grass", "--frames", "2",
+                 "--steps", "2", "--source", "a red circle on grass", "--out", str(inv)]) == 0
+    prov = json.loads((inv / "provenance.json").read_text())
+    assert prov["frames"] == 2 and "reconstruction_psnr_db" in prov and prov["video"].startswith("toy:")
+
+
+def test_model_revision_from_a_git_clone_or_a_hub_snapshot(tiny_folder, tmp_path):
+    import shutil
+
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    clone = tmp_path / "stable-diffusion-v1-4"
+    shutil.copytree(tiny_folder, clone)
+    (clone / ".git" / "refs" / "heads").mkdir(parents=True)
+    (clone / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (clone / ".git" / "packed-refs").write_text(f"# pack-refs\n{commit} refs/heads/main\n")
+    assert git_head(clone) == commit
+    assert model_provenance(str(clone))["revision"] == commit
+    assert model_provenance(str(clone))["revision_from"] == "git checkout"
+    snap = tmp_path / "models--x--y" / "snapshots" / commit
+    shutil.copytree(tiny_folder, snap)
+    assert model_provenance(str(snap))["revision"] == commit
+    assert model_provenance("toy")["source"] == "toy" and git_head(tmp_path) is None
+
+
+def test_presets_subcommand(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert "jeep_watercolor" in out and "edit --preset NAME" in out
+    assert main(["presets", "jeep_posche"]) == 0
+    assert "tuning" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["presets", "nope"])
+    assert e.value.code == 2 and "Available presets" in capsys.readouterr().err

@@ -1,0 +1,132 @@
+"""Null-text inversion (Mokady et al., CVPR 2023; Video-P2P uses it for video) — beyond the FateZero paper.
+
+FateZero inverts without guidance, ε_θ(z, t, p_src), but edits with classifier-free guidance,
+
+    ε̂(z, t, ∅, p) = ε_θ(z, t, ∅) + w · (ε_θ(z, t, p) − ε_θ(z, t, ∅)),
+
+so even with the source prompt the guided loop leaves the inversion trajectory z*_T … z*_0 from its first step
+(on the toy: reconstruction 36.7 dB at w = 1, 22.0 dB and darker at w = 7.5; docs/toy_edit_quality.md). Null-text
+inversion keeps the prompt and the weights and tunes the *unconditional* embedding, one per denoising step i
+(timestep t_i, from z̄_0 = z*_T):
+
+    ∅_i = argmin_∅ ‖ z*_{next} − DDIM(z̄_i, ε̂(z̄_i, t_i, ∅, p_src)) ‖²,     z̄_{i+1} = DDIM(z̄_i, ε̂(z̄_i, t_i, ∅_i, p_src))
+
+(Adam from ∅_{i−1}, the first from τ(""); z*_{next} is the inversion latent one level cleaner). Sampling with these
+∅_i and the source prompt then retraces the inversion; an edit uses them in its unconditional rows, so what moves
+away from the source is what the target prompt and the attention fusion change.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+
+@dataclass
+class NullTextConfig:
+    """Settings of the per-step optimisation of the unconditional embedding."""
+
+    guidance: float = 7.5  # w the embeddings are tuned for: use the edit's guidance (the reference's 7.5)
+    iterations: int = 10  # at most this many Adam steps per denoising step (Mokady et al.: 10)
+    lr: float = 1e-2  # Adam learning rate, decayed linearly to half over the steps
+    early_stop: float = 1e-5  # a step stops once the latent MSE to the inversion is below this
+
+    def __post_init__(self):
+        g = self.guidance
+        if isinstance(g, bool) or not isinstance(g, (int, float)) or not 1 < g <= 50:
+            raise ValueError(f"null_text guidance must be a number in (1, 50] (at w = 1 the unconditional branch "
+                             f"has no effect: plain inversion already reconstructs), got {g!r}")
+        if isinstance(self.iterations, bool) or not isinstance(self.iterations, int) or not 1 <= self.iterations <= 1000:
+            raise ValueError(f"null_text iterations must be an integer in 1..1000, got {self.iterations!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not 0 < self.lr <= 1:
+            raise ValueError(f"null_text lr must be a number in (0, 1], got {self.lr!r}")
+        if isinstance(self.early_stop, bool) or not isinstance(self.early_stop, (int, float)) or self.early_stop < 0:
+            raise ValueError(f"null_text early_stop must be a number >= 0, got {self.early_stop!r}")
+
+    @classmethod
+    def parse(cls, value) -> "NullTextConfig | None":
+        """False/None -> None (off), True -> the defaults, a NullTextConfig or a dict of its fields."""
+        if value is None or value is False:
+            return None
+        if value is True:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        raise TypeError(f"null_text must be True/False, a NullTextConfig or a dict of its fields; got {value!r}")
+
+
+@dataclass
+class NullText:
+    """The tuned unconditional embeddings of one inversion, and how the optimisation went."""
+
+    embeddings: torch.Tensor  # (steps, 1, tokens, dim): ∅_i of denoising step i (i = 0 starts from z_T)
+    config: NullTextConfig
+    losses: list[float] = field(default_factory=list)  # latent MSE to the inversion after each step's optimisation
+    iterations: list[int] = field(default_factory=list)  # Adam steps each denoising step took
+    seconds: float = 0.0
+
+    def uncond(self, step: int, n: int) -> torch.Tensor:
+        """∅ of denoising step ``step`` for ``n`` rows -> (n, tokens, dim)."""
+        return self.embeddings[step].expand(n, -1, -1)
+
+    def __repr__(self) -> str:
+        worst = max(self.losses) if self.losses else float("nan")
+        return (f"NullText(steps={len(self.embeddings)}, guidance={self.config.guidance}, "
+                f"iterations={sum(self.iterations)} (≤ {self.config.iterations}/step), worst step MSE {worst:.2e}, "
+                f"{self.seconds:.0f} s)")
+
+
+def optimise_null_text(pipe, latents: torch.Tensor, embedding: torch.Tensor, temporal, config: NullTextConfig,
+                       progress: bool = True) -> NullText:
+    """Tune ∅_i for every denoising step (module docstring) along the inversion trajectory ``latents``
+    ((steps + 1, F, 4, h, w), z*_0 … z*_T) of the source prompt's ``embedding`` (1, tokens, dim)."""
+    from .diffusion import ddim_scheduler, encode_prompt
+    from .models import as_pipeline
+    from .processors import AttentionControl, attention_control
+
+    pipe = as_pipeline(pipe)
+    t0 = time.time()
+    steps, n = len(latents) - 1, latents.shape[1]
+    sched = ddim_scheduler(pipe, steps)
+    unet, w = pipe.unet, float(config.guidance)
+    cond = embedding.to(unet.device, unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
+    null = encode_prompt(pipe, "").detach().clone()  # (1, tokens, dim): ∅ of the first step
+    control = AttentionControl(n, temporal, tuple(latents.shape[-2:]), temporal_layers=pipe.temporal_layers)
+    z = latents[-1].to(unet.device, unet.dtype)  # z̄_0 = z*_T, (F, 4, h, w)
+    out, losses, used = [], [], []
+    with attention_control(unet, control):
+        for i, t in enumerate(tqdm(sched.timesteps, desc="null-text inversion", disable=not progress, leave=False)):
+            target = latents[steps - 1 - i].to(z)  # z* one level cleaner, (F, 4, h, w)
+            # 1. the conditional prediction does not depend on ∅: once per step
+            with torch.no_grad():
+                eps_c = unet(z, t, encoder_hidden_states=cond).sample  # (F, 4, h, w)
+            # 2. Adam on ∅ (from the previous step's) until the guided step lands on z*
+            null = null.detach().clone().requires_grad_(True)
+            opt = torch.optim.Adam([null], lr=config.lr * (1 - 0.5 * i / steps))
+            k = 0
+            with torch.enable_grad():
+                for k in range(1, config.iterations + 1):
+                    eps_u = unet(z, t, encoder_hidden_states=null.expand(n, -1, -1)).sample  # (F, 4, h, w)
+                    z_next = sched.step(eps_u + w * (eps_c - eps_u), t, z).prev_sample
+                    loss = F.mse_loss(z_next, target)
+                    if loss.item() < config.early_stop:
+                        break
+                    (grad,) = torch.autograd.grad(loss, null)  # the UNet's weights get no gradient
+                    null.grad = grad
+                    opt.step()
+            # 3. take the step with the tuned ∅ (the next step starts from where this one lands)
+            with torch.no_grad():
+                null = null.detach()
+                eps_u = unet(z, t, encoder_hidden_states=null.expand(n, -1, -1)).sample
+                z = sched.step(eps_u + w * (eps_c - eps_u), t, z).prev_sample
+                losses.append(float(F.mse_loss(z, target)))
+            out.append(null.clone().cpu())  # a copy: the next step's Adam updates ∅ in place
+            used.append(k)
+    return NullText(embeddings=torch.stack(out), config=config, losses=losses, iterations=used,
+                    seconds=time.time() - t0)

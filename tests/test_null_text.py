@@ -1,0 +1,79 @@
+"""Null-text inversion: guided sampling with the tuned ∅ retraces the inversion; edits use it in every store mode."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import fatezero_lab as fz
+from fatezero_lab.null_text import NullTextConfig
+
+
+@pytest.fixture(scope="module")
+def pipe64(tiny_config):
+    from fatezero_lab.toyworld.model import build_pipeline
+
+    pipe = build_pipeline(tiny_config, seed=0).to(dtype=torch.float64)  # fp64: rounding cannot pass for a bug
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
+
+
+def _guided_z0(pipe, inv, null_text):
+    return fz.sample(pipe, inv.z_T, inv.prompt, steps=inv.steps, guidance=5.0, temporal=inv.temporal,
+                     progress=False, null_text=null_text)
+
+
+def test_null_text_retraces_the_inversion_under_guidance(pipe64, clip):
+    def invert(lr):
+        return fz.invert(pipe64, clip.frames, clip.caption, steps=4, cache="maps", progress=False,
+                         null_text=dict(guidance=5.0, iterations=20, lr=lr, early_stop=0.0))
+
+    inv, frozen = invert(5e-2), invert(1e-12)  # lr ~ 0: ∅ stays τ(""), the plain guided step
+    nt = inv.null_text
+    assert nt.embeddings.shape[0] == 4 and len(nt.losses) == 4 and nt.iterations == [20] * 4
+    # the first step starts from z*_T on both: the tuned ∅_0 lands closer to z*_{T-1} (a random model: 0.28 -> 0.20)
+    assert nt.losses[0] < 0.8 * frozen.null_text.losses[0], (nt.losses[0], frozen.null_text.losses[0])
+    assert torch.allclose(frozen.null_text.embeddings[0], fz.encode_prompt(pipe64, "").cpu(), atol=1e-9)
+    # sampling with the tuned ∅ retraces the trajectory the optimisation took (losses[-1] is its z_0's MSE)
+    z0 = _guided_z0(pipe64, inv, nt)
+    assert abs(float(((z0 - inv.latents[0]) ** 2).mean()) - nt.losses[-1]) < 1e-9
+    assert "NullText(steps=4" in repr(nt) and "null_text=" in repr(inv)
+    rec = fz.reconstruct(pipe64, inv, progress=False)  # guidance None: the null-text guidance, with its ∅
+    assert np.abs(rec - fz.diffusion.decode_latents(pipe64, z0)).max() < 1e-9
+
+
+def test_null_text_edits_are_identical_in_every_store_mode(pipe64, clip):
+    cfg = dict(guidance=5.0, iterations=3, lr=1e-2, early_stop=0.0)
+    outs = {}
+    for cache in ("maps", "inputs", "recompute"):
+        inv = fz.invert(pipe64, clip.frames, clip.caption, steps=4, cache=cache, progress=False, null_text=cfg)
+        outs[cache] = fz.edit(pipe64, inv, "a blue circle on grass", blend_words=["circle"], guidance=5.0,
+                              progress=False).frames
+    plain_inv = fz.invert(pipe64, clip.frames, clip.caption, steps=4, cache="maps", progress=False)
+    plain = fz.edit(pipe64, plain_inv, "a blue circle on grass", blend_words=["circle"], guidance=5.0,
+                    progress=False).frames
+    for cache in ("inputs", "recompute"):
+        assert np.abs(outs[cache] - outs["maps"]).max() <= 1e-9, cache
+    assert np.abs(outs["maps"] - plain).max() > 1e-3  # and the tuned ∅ really changed the edit
+
+
+def test_null_text_bad_settings_and_guidance_mismatch(pipe64, clip):
+    for bad in (dict(guidance=1.0), dict(iterations=0), dict(lr=0.0), dict(early_stop=-1.0)):
+        with pytest.raises(ValueError, match="null_text"):
+            NullTextConfig(**bad)
+    with pytest.raises(TypeError, match="null_text"):
+        fz.invert(pipe64, clip.frames, clip.caption, steps=2, progress=False, null_text="yes")
+    inv = fz.invert(pipe64, clip.frames, clip.caption, steps=2, cache="maps", progress=False,
+                    null_text=dict(iterations=1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fz.edit(pipe64, inv, "a blue circle on grass", guidance=3.0, progress=False)
+    assert any("tuned for guidance 7.5" in str(w.message) for w in caught)
+    with pytest.raises(ValueError, match="null_text holds 2 steps"):
+        fz.sample(pipe64, inv.z_T, inv.prompt, steps=3, guidance=7.5, null_text=inv.null_text, progress=False)
