@@ -7,7 +7,7 @@ defaults (the notebooks' widgets move one knob at a time too), on the suite's co
 
     python benchmarks/robustness.py                   # 50 steps, every knob (about 40 min on 2 cores)
     python benchmarks/robustness.py --steps 20 --clips 2 --only guidance,blend_threshold   # a quick look
-    python benchmarks/robustness.py --null-text       # the same sweep from null-text inversions
+    python benchmarks/robustness.py --null-text       # the same sweep from null-text inversions (2 Adam steps/step)
 
 Prints a markdown table (setting × broken frames per clip, mean PSNR to the ground truth) and writes
 ``runs/robustness/robustness[_nt].json``. Inversions are shared by every setting that does not change them.
@@ -91,6 +91,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clips", type=int, default=4, help="how many of the suite's colour edits")
     ap.add_argument("--only", default=None, help="comma-separated knobs of SWEEP")
     ap.add_argument("--null-text", action="store_true", help="invert with null-text inversion (beyond the paper)")
+    ap.add_argument("--nt-iterations", type=int, default=2, help="null-text Adam steps per DDIM step")
+    ap.add_argument("--nt-lr", type=float, default=2e-2, help="null-text learning rate")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "runs" / "robustness"))
     args = ap.parse_args(argv)
@@ -115,11 +117,15 @@ def main(argv=None) -> int:
                                         camera=case.camera, lighting=case.lighting)
                 truth = clip.edited(case.target)
                 inv_kw, kw = edit_kwargs(knob, value, case)
+                if args.null_text and "guidance" in kw:  # ∅ is tuned for one guidance: tune it for this one
+                    inv_kw["null_text_guidance"] = kw["guidance"]
                 key = (ci, json.dumps(inv_kw, sort_keys=True, default=str))
                 if key not in inversions:
                     inversions[key] = fz.invert(pipe, clip.frames, case.source, steps=inv_kw.get("steps", args.steps),
                                                 temporal=inv_kw.get("temporal", True), progress=False,
-                                                null_text=args.null_text)
+                                                null_text=dict(iterations=args.nt_iterations, lr=args.nt_lr,
+                                                               guidance=kw.get("guidance", 7.5))
+                                                if args.null_text and kw.get("guidance", 7.5) > 1 else False)
                 edit = fz.edit(pipe, inversions[key], case.target, progress=False, **kw).frames
                 row["broken"].append(broken_frames(edit, clip, truth, case))
                 row["psnr"].append(fz.psnr(edit, truth.frames))
