@@ -13,11 +13,13 @@
 #
 # **What you will learn**
 #
-# - what the toy world renders and why every edit has an exact answer
+# - what the toy world renders and why every edit has an exact answer — and what a real clip lacks
 # - the model's parts: VAE latents, UNet with attention, text encoder, DDIM scheduler
 # - how text becomes an image: sampling with classifier-free guidance
 #
-# *Full mode with the toy model: 11 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*
+# **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+#
+# *Full mode with the toy model: 11 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -25,6 +27,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
     url = "git+https://github.com/fatezero-lab/fatezero-lab"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
 
@@ -34,14 +40,16 @@ import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 import fatezero_lab as fz
+import fatezero_lab.lab
 
-FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
-FRAMES, STEPS = (4, 10) if FAST else (8, 50)
-pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab
 
 # %% [markdown]
 # ## The world
-# Objects (4 colours x 3 shapes, random shades, stripes, dots, shading) on 4 textured backgrounds, moving along paths; one or two objects per scene. `render(spec, edit=...)` renders the same clip with one attribute changed: the ground truth of an edit.
+# Objects (4 colours x 3 shapes, random shades, stripes, dots, shading) on 4 textured backgrounds, moving along paths; one or two objects per scene. `render(spec, edit=...)` renders the same clip with one attribute changed: the ground truth of an edit. The toy world is procedural, so it runs in both modes (its renderer needs no model).
 
 # %%
 rows = [fz.toyworld.render(fz.toyworld.random_spec(s, frames=FRAMES)) for s in range(4)]
@@ -56,37 +64,49 @@ edits = {"source": c.frames, "obj 1 -> triangle": c.edited(obj=1, shape="triangl
 fig = fz.viz.compare_clips(edits, title="exact ground-truth edits"); plt.show()
 
 # %% [markdown]
+# A real clip has none of this: nothing can render the paper's jeep as a Porsche with the same motion, lighting and background, or give its exact outline. In `sd` mode the notebooks therefore show what can be shown — the edit beside the source, attention maps, masks — and score edits with the paper's CLIP metrics. This notebook's clip:
+
+# %%
+ex = lab.example("a red circle and a blue square on snow", motion="circle")
+print(ex)
+fig = fz.viz.compare_clips({"source": ex.frames}, title=ex.source); plt.show()
+
+# %% [markdown]
 # ## The model
-# A stock diffusers `StableDiffusionPipeline`: the VAE maps a 64x64 frame to a 16x16x4 latent $z_0 = \mathcal{E}(x)$; the UNet $\epsilon_\theta(z_t, t, \tau(p))$ predicts the noise with self-attention (pixels to pixels) and cross-attention (pixels to words) at every resolution.
+# A stock diffusers `StableDiffusionPipeline`: the VAE maps a frame to a latent $z_0 = \mathcal{E}(x)$ (toy: 64x64 pixels to 16x16x4; SD: 512x512 to 64x64x4); the UNet $\epsilon_\theta(z_t, t, \tau(p))$ predicts the noise with self-attention (pixels to pixels) and cross-attention (pixels to words) at every resolution.
 
 # %%
 fz.models.model_summary(pipe)
 
 # %%
-z = fz.encode_frames(pipe, c.frames)
+z = fz.encode_frames(pipe, ex.frames)
 back = fz.decode_latents(pipe, z)
-print("latents", tuple(z.shape), "round-trip PSNR %.1f dB" % fz.psnr(back, c.frames))
+print("latents", tuple(z.shape), "round-trip PSNR %.1f dB" % fz.psnr(back, ex.frames))
 fig, ax = plt.subplots(1, 5, figsize=(10, 2))
-ax[0].imshow(c.frames[0]); ax[0].set_title("frame 0")
+ax[0].imshow(ex.frames[0]); ax[0].set_title("frame 0")
 for i in range(4):
-    ax[i + 1].imshow(z[0, i], cmap="RdBu"); ax[i + 1].set_title(f"latent channel {i}")
+    ax[i + 1].imshow(z[0, i].float().cpu(), cmap="RdBu"); ax[i + 1].set_title(f"latent channel {i}")
 for a in ax: a.axis("off")
 plt.show()
 
 # %% [markdown]
 # ## Text to image
-# DDIM sampling with classifier-free guidance: $\hat\epsilon = \epsilon_\theta(z_t, t, \varnothing) + w\,(\epsilon_\theta(z_t, t, p) - \epsilon_\theta(z_t, t, \varnothing))$. Pick a caption:
+# DDIM sampling with classifier-free guidance: $\hat\epsilon = \epsilon_\theta(z_t, t, \varnothing) + w\,(\epsilon_\theta(z_t, t, p) - \epsilon_\theta(z_t, t, \varnothing))$. The toy model knows only its world's words (pick them); Stable Diffusion reads any prompt (type one).
 
 # %%
-import torch
-W = fz.toyworld
-seed_z = torch.randn(4, 4, 16, 16, generator=torch.Generator().manual_seed(0))
+seed_z = lab.noise(4, seed=0)
 
-def show_samples(colour="red", shape="circle", background="grass", guidance=5.0):
-    prompt = f"a {colour} {shape} on {background}"
+def show_samples(prompt=ex.source, guidance=7.5):
     imgs = fz.decode_latents(pipe, fz.sample(pipe, seed_z, prompt, steps=STEPS, guidance=guidance, progress=False))
-    fig = fz.viz.compare_clips({prompt: imgs}, title=f"4 samples, CFG {guidance}"); plt.show()
+    fig = fz.viz.compare_clips({"4 samples": imgs}, title=f"{prompt!r}, CFG {guidance}"); plt.show()
 
-widgets.interact_manual(show_samples, colour=list(W.COLOURS), shape=list(W.SHAPES),
-                        background=list(W.BACKGROUNDS), guidance=(1.0, 10.0, 0.5))
-show_samples()
+W = fz.toyworld
+if lab.has_ground_truth:  # a closed vocabulary: choose its words
+    widgets.interact_manual(lambda colour="red", shape="circle", background="grass", guidance=5.0:
+                            show_samples(f"a {colour} {shape} on {background}", guidance),
+                            colour=list(W.COLOURS), shape=list(W.SHAPES), background=list(W.BACKGROUNDS),
+                            guidance=(1.0, 10.0, 0.5))
+else:
+    widgets.interact_manual(show_samples, prompt=widgets.Text(ex.source, layout={"width": "90%"}),
+                            guidance=(1.0, 10.0, 0.5))
+show_samples(ex.source, 5.0 if lab.has_ground_truth else 7.5)

@@ -17,7 +17,9 @@
 # - how reconstruction error depends on the number of steps
 # - why editing straight from z_T with large guidance drifts (FateZero's motivation)
 #
-# *Full mode with the toy model: 54 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*
+# **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+#
+# *Full mode with the toy model: 54 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -25,6 +27,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
     url = "git+https://github.com/fatezero-lab/fatezero-lab"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
 
@@ -34,10 +40,12 @@ import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 import fatezero_lab as fz
+import fatezero_lab.lab
 
-FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
-FRAMES, STEPS = (4, 10) if FAST else (8, 50)
-pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab
 
 # %% [markdown]
 # DDIM's update is deterministic, so it can run backwards:
@@ -47,17 +55,19 @@ pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-dif
 # Inversion uses the source prompt and **no** guidance; sampling back from $z_T$ then (almost) returns the clip. The approximation $\epsilon_\theta(z_t) \approx \epsilon_\theta(z_{t+1})$ is better with more, smaller steps.
 
 # %%
-clip = fz.toyworld.clip("a yellow square and a purple circle on wood", motion="circle", frames=FRAMES)
+ex = lab.example("a yellow square and a purple circle on wood", motion="circle")
 step_counts = [2, 5, 10] if FAST else [5, 10, 20, 50]
-inversions = {n: fz.invert(pipe, clip.frames, clip.caption, steps=n, record=False) for n in step_counts}
-vae = fz.psnr(fz.vae_roundtrip(pipe, clip.frames), clip.frames)
+inversions = {n: fz.invert(pipe, ex.frames, ex.source, steps=n, record=False) for n in step_counts}
+vae = fz.psnr(fz.vae_roundtrip(pipe, ex.frames), ex.frames)
 recs = {n: fz.reconstruct(pipe, inv, progress=False) for n, inv in inversions.items()}
-psnrs = [fz.psnr(recs[n], clip.frames) for n in step_counts]
+psnrs = [fz.psnr(recs[n], ex.frames) for n in step_counts]
 plt.plot(step_counts, psnrs, "o-", label="inversion + reconstruction")
 plt.axhline(vae, color="gray", ls="--", label="VAE round trip (ceiling)")
-plt.xlabel("DDIM steps"); plt.ylabel("PSNR (dB)"); plt.title("reconstruction vs steps"); plt.legend(); plt.show()
+plt.xlabel("DDIM steps"); plt.ylabel("PSNR (dB)"); plt.title(f"reconstruction vs steps ({lab.mode})"); plt.legend(); plt.show()
 
 # %% [markdown]
+# Here both modes measure the same thing: the source clip *is* the ground truth of a reconstruction, so PSNR is meaningful on the paper's clip too. (With the test suite's stand-in, a random-weight model, the curve says nothing about SD.)
+#
 # ## Guidance breaks the inversion
 # Editing needs classifier-free guidance, but sampling from $z_T$ with guidance $w > 1$ no longer retraces the inversion path: the clip drifts even with the *source* prompt. FateZero's answer is to keep the inversion's attention (notebooks 03–06).
 
@@ -65,14 +75,14 @@ plt.xlabel("DDIM steps"); plt.ylabel("PSNR (dB)"); plt.title("reconstruction vs 
 guidances = [1.0, 2.0, 4.0, 7.5]
 inv = inversions[step_counts[-1]]
 by_w = {w: fz.reconstruct(pipe, inv, guidance=w, progress=False) for w in guidances}  # cached for the widget
-plt.plot(guidances, [fz.psnr(by_w[w], clip.frames) for w in guidances], "o-")
+plt.plot(guidances, [fz.psnr(by_w[w], ex.frames) for w in guidances], "o-")
 plt.xlabel("guidance w"); plt.ylabel("PSNR vs source (dB)"); plt.title("reconstruction drifts with guidance"); plt.show()
 
 
 # %%
 def show(steps=step_counts[-1], guidance=1.0):
     frames = recs[steps] if guidance == 1.0 or steps != step_counts[-1] else by_w[guidance]
-    fig = fz.viz.compare_clips({"source": clip.frames, f"{steps} steps, w={guidance}": frames}); plt.show()
+    fig = fz.viz.compare_clips({"source": ex.frames, f"{steps} steps, w={guidance}": frames}); plt.show()
 
 widgets.interact(show, steps=widgets.Dropdown(options=step_counts, value=step_counts[-1]),
                  guidance=widgets.SelectionSlider(options=guidances, value=1.0));

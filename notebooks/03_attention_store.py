@@ -17,7 +17,9 @@
 # - cross-attention: where each word lives, per step, layer, head and frame
 # - spatial-temporal self-attention: where a pixel looks, in which frames
 #
-# *Full mode with the toy model: 12 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*
+# **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+#
+# *Full mode with the toy model: 12 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -25,6 +27,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
     url = "git+https://github.com/fatezero-lab/fatezero-lab"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
 
@@ -34,17 +40,19 @@ import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 import fatezero_lab as fz
+import fatezero_lab.lab
 
-FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
-FRAMES, STEPS = (4, 10) if FAST else (8, 50)
-pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab
 
 # %% [markdown]
 # At every inversion step FateZero keeps the UNet's attention: cross-attention $c_t$ (query pixel $\to$ word) and spatial-temporal self-attention $s_t$ (query pixel $\to$ pixels of the first and previous frame), $\mathrm{softmax}(QK^\top/\sqrt d)$.
 
 # %%
-clip = fz.toyworld.clip("a red circle and a blue square on grass", motion="left_to_right", frames=FRAMES, seed=2)
-inv = fz.invert(pipe, clip.frames, clip.caption, steps=STEPS)
+ex = lab.example("a red circle and a blue square on grass", words=["circle", "square"], seed=2)
+inv = fz.invert(pipe, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal)
 store = inv.store
 store
 
@@ -54,30 +62,31 @@ for row in store.layer_table():
 
 # %% [markdown]
 # ## Cross-attention explorer
-# Where does a word live? Averaged over heads (or one head) at one step and layer; "mask layers" is the average the blending mask uses.
+# Where does a word live? Averaged over heads (or one head) at one step and layer; "mask layers" is the average the blending mask uses. In `sd` mode try "jeep", "road" and "countryside": Stable Diffusion's word maps localise without any training on this clip.
 
 # %%
 cross = {"mask layers": None, **{store.layers[n].short: n for n in store.layer_names("cross")}}
+GRID = max(store.layers[n].resolution[0] for n in store.layer_names("self"))  # finest recorded grid (toy 16, SD 32)
 
-def explore(word="circle", step=STEPS // 2, layer="mask layers", head=-1):
+def explore(word=ex.words[0], step=STEPS // 2, layer="mask layers", head=-1):
     layers = fz.masks.default_mask_layers(store) if cross[layer] is None else [cross[layer]]
     maps = store.cross_attention(word, step=step, layers=layers, heads=None if head < 0 else head,
-                                 resolution=16)
-    fig = fz.viz.attention_over_frames(maps, clip.frames, title=f"{word!r}, step {step}, {layer}"); plt.show()
+                                 resolution=GRID)
+    fig = fz.viz.attention_over_frames(maps, ex.frames, title=f"{word!r}, step {step}, {layer}"); plt.show()
 
 widgets.interact(explore, word=store.words(), step=(0, store.steps - 1),
                  layer=list(cross), head=(-1, store.layers[store.layer_names("cross")[0]].heads - 1));
 
 # %% [markdown]
 # ## Self-attention explorer
-# Pick a query pixel (on the 16x16 grid) and a frame: the maps show where it reads from in each reference frame (first and previous).
+# Pick a query pixel (on the finest recorded grid) and a frame: the maps show where it reads from in each reference frame (toy: first and previous; the paper's SD setting: the middle frame).
 
 # %%
-selfs = {store.layers[n].short: n for n in store.layer_names("self", resolution=16)}
+selfs = {store.layers[n].short: n for n in store.layer_names("self", resolution=GRID)}
 
-def where(row=8, col=8, frame=FRAMES - 1, layer=list(selfs)[0], step=STEPS // 2):
+def where(row=GRID // 2, col=GRID // 2, frame=FRAMES - 1, layer=list(selfs)[0], step=STEPS // 2):
     res = store.self_attention((row, col), frame=frame, step=step, layer=selfs[layer])
-    fig = fz.viz.self_attention_figure(res, clip.frames, (row, col), frame, (16, 16)); plt.show()
+    fig = fz.viz.self_attention_figure(res, ex.frames, (row, col), frame, (GRID, GRID)); plt.show()
 
-widgets.interact(where, row=(0, 15), col=(0, 15), frame=(0, FRAMES - 1), layer=list(selfs),
+widgets.interact(where, row=(0, GRID - 1), col=(0, GRID - 1), frame=(0, FRAMES - 1), layer=list(selfs),
                  step=(0, store.steps - 1));

@@ -14,9 +14,11 @@
 # **What you will learn**
 #
 # - why attention recorded during inversion keeps structure and motion better than attention from a reconstruction pass
-# - how to measure it against ground truth
+# - how to measure it: against the exact ground truth (toy), with the paper's CLIP metrics (SD)
 #
-# *Full mode with the toy model: 48 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*
+# **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+#
+# *Full mode with the toy model: 48 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -24,6 +26,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
     url = "git+https://github.com/fatezero-lab/fatezero-lab"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
 
@@ -33,36 +39,40 @@ import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 import fatezero_lab as fz
+import fatezero_lab.lab
 
-FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
-FRAMES, STEPS = (4, 10) if FAST else (8, 50)
-pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab
 
 # %% [markdown]
 # Three edits of the same inverted clip: (a) plain DDIM from $z_T$ with the target prompt and no fusion; (b) fusing attention recorded while *reconstructing* from $z_T$ (prompt-to-prompt); (c) fusing the *inversion's* attention (FateZero).
 
 # %%
-clip = fz.toyworld.clip("a red circle on grass", motion="left_to_right", frames=FRAMES, seed=0)
-target = "a blue circle on grass"
-truth = clip.edited(target)
-inv = fz.invert(pipe, clip.frames, clip.caption, steps=STEPS)
+ex = lab.example("a red circle on grass", "a blue circle on grass", blend_words=[], motion="left_to_right", seed=0)
+inv = fz.invert(pipe, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal)
 variants = {"(a) no fusion": dict(fuse_cross=False, fuse_self=False),
             "(b) reconstruction attention": dict(use_inversion_attention=False),
             "(c) inversion attention": dict()}
-edits = {k: fz.edit(pipe, inv, target, **v).frames for k, v in variants.items()}
-scores = {k: fz.metrics.toy_edit_metrics(e, clip, truth) for k, e in edits.items()}
+edits = {k: fz.edit(pipe, inv, ex.target, ex.config, **v).frames for k, v in variants.items()}
+scores = {k: ex.scores(e) for k, e in edits.items()}
 for k, s in scores.items():
     print(f"{k:32} " + "  ".join(f"{m} {v:6.2f}" for m, v in s.items()))
+print(ex.missing)
 
 # %%
-fig = fz.viz.compare_clips({"source": clip.frames, **edits, "ground truth": truth.frames}); plt.show()
+fig = fz.viz.compare_clips(ex.clips(edits), title=ex.title); plt.show()
+
+# %% [markdown]
+# One number per variant: PSNR to the ground-truth edit (toy), or CLIP-T, the frames' similarity to the target prompt (SD: higher = more of the edit; read it beside Tem-Con, since a clip that ignores the source entirely can score well on it too).
 
 # %%
-fig = fz.viz.bar_table(scores, "psnr", title="PSNR to the ground-truth edit", ylabel="dB"); plt.show()
+fig = fz.viz.bar_table(scores, ex.main_metric, title=f"{ex.main_metric} per variant ({lab.mode} mode)"); plt.show()
 
 
 # %%
 def pick(variant=list(edits)[-1]):
-    fz.video.show({variant: edits[variant], "ground truth": truth.frames})
+    fz.video.show({variant: edits[variant], ex.reference_name: ex.reference})
 
 widgets.interact(pick, variant=list(edits));

@@ -7,16 +7,19 @@
 # ---
 
 # %% [markdown]
-# # Stable Diffusion v1.4 on a real clip, on a GPU
+# # The gallery: the paper's examples, your prompts, your clip
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/10_stable_diffusion_on_gpu.ipynb)
 #
 # **What you will learn**
 #
-# - how to run the same calls on SD v1.4 with the paper's settings
-# - which attention-store mode fits your memory, and the CLIP metrics used for real clips
+# - how to run each of the paper's examples (presets: clip, prompts and every knob) with Stable Diffusion v1.4
+# - how to edit your own clip with your own prompts, and get the result back as a video
+# - which attention-store mode fits your memory, and how the paper scores real clips (CLIP metrics)
 #
-# *Full mode with the toy model: 21 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*
+# **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+#
+# *Full mode with the toy model: 21 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -24,6 +27,10 @@ import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
     url = "git+https://github.com/fatezero-lab/fatezero-lab"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
 
@@ -33,67 +40,94 @@ import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 import fatezero_lab as fz
+import fatezero_lab.lab
 
-FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
-FRAMES, STEPS = (4, 10) if FAST else (8, 50)
-pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")
-
-# %% [markdown]
-# On a GPU with the weights available this notebook loads SD v1.4 and edits your clip. Without them (a CPU, no hub access — e.g. the test suite), it says so and runs **the same cells on the toy model**. On one H200, SD v1.x's architecture at this setting (8 frames, 512², 50 steps, fp16; random weights, docs/gpu_sd.md) took 8.9 s to invert and edit with the default `recompute` store, 6.5 GiB of GPU memory.
-
-# %%
-import torch
-use_sd = torch.cuda.is_available() and not FAST
-if use_sd:
-    try:
-        pipe = fz.load_pipeline("CompVis/stable-diffusion-v1-4")
-    except fz.ModelNotFoundError as e:
-        print(e); use_sd = False
-if use_sd:  # a DAVIS sample clip (downloaded once), or your own: fz.video.prepare("my.mp4", 8, 512)
-    info = fz.data.clip_info("car-turn"); frames = fz.data.fetch("car-turn", n_frames=8, size=512)
-    source, target, blend = info["source_prompt"], info["targets"][0]["prompt"], info["targets"][0]["blend_words"]
-else:
-    print("No GPU/SD weights here: running the same cells on the toy model.")
-    frames = fz.toyworld.clip("a red square on grass", frames=FRAMES).frames
-    source, target, blend = "a red square on grass", "a yellow square on grass", ["square"]
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab
 
 # %% [markdown]
-# Sample clips in `data/clips.json` (`fz.data.list_clips()`), each with a source prompt and suggested target prompts and blend words, in the spirit of the paper's examples:
+# In `sd` mode (a GPU) the gallery offers the paper's examples: each preset is one of the authors' configs — clip, prompts, and every knob (`fz.presets.load(name)`). Presets on the teaser and the DAVIS clips fetch their clip once (`fz.data`); the others edit clips from the authors' data release: upload yours (below) or pick another. Shape presets ran on a model one-shot tuned on the clip (tick *one-shot tuning first*: several minutes on a T4). In `toy` mode the presets' words are not in the toy model's vocabulary, so the gallery offers the toy benchmark's edits, and your own clip is edited at 64x64.
 
 # %%
-for name in fz.data.list_clips():
-    info = fz.data.clip_info(name)
-    print(f"{name:14} {info['source_prompt']!r} -> " + " | ".join(t["prompt"] for t in info["targets"]))
+fz.presets.list()
 
 # %% [markdown]
 # ## Which store mode fits?
-# The reference keeps every attention map (100 GB for 8 frames x 512² x 50 steps). `cache="inputs"` keeps queries/keys instead and `cache="recompute"` only the latents and the mask's small cross-attention maps (the edit then runs the source pass in its own UNet calls, as extra batch rows); all three give the same edit. The default picks the fastest one that fits.
+# The reference keeps every attention map (100 GB for 8 frames x 512² x 50 steps). `cache="inputs"` keeps queries/keys instead and `cache="recompute"` only the latents and the mask's small cross-attention maps (the edit then runs the source pass in its own UNet calls, as extra batch rows); all three give the same edit. The default picks the fastest one that fits. On one H200, SD v1.x's architecture at the paper's setting (8 frames, 512², 50 steps, fp16; random weights, `docs/gpu_sd.md`) took 8.9 s to invert and edit with the `recompute` store, 6.5 GiB of GPU memory.
 
 # %%
-f, h, w, _ = frames.shape
 for mode in ["maps", "inputs", "recompute"]:
-    print(fz.memory.estimate_memory(pipe, f, h, w, STEPS, cache=mode))
-print("default here:", fz.memory.choose_cache(pipe, f, h, w, STEPS))
-
-# %%
-inv = fz.invert(pipe, frames, source, steps=STEPS)
-out = fz.edit(pipe, inv, target, blend_words=blend)
-fig = fz.viz.compare_clips({"source": frames, "edit": out.frames}); plt.show()
+    print(fz.memory.estimate_memory(pipe, FRAMES, lab.size, lab.size, STEPS, cache=mode))
+print("default here:", fz.memory.choose_cache(pipe, FRAMES, lab.size, lab.size, STEPS))
 
 # %% [markdown]
-# ## CLIP metrics (the paper's Tem-Con and Frame-Acc)
-# They need the public CLIP ViT-B/32 (`openai/clip-vit-base-patch32`); skipped when it cannot be downloaded.
+# ## Your own clip (optional)
+# In Colab a file picker appears: choose an .mp4 or .gif (press *Cancel upload* to keep the preset's clip). Elsewhere, type a path (a video file or a folder of frames). The gallery takes `FRAMES` consecutive frames from *start*, every *stride*-th (`fz.video.prepare`), cropped to the model's size; leave the path empty for the preset's clip.
 
 # %%
-try:
-    print(fz.metrics.clip_scores(out.frames, source, target))
-except OSError as e:
-    print("CLIP weights not available offline:", str(e).splitlines()[0])
+clip_path = widgets.Text(placeholder="path to an .mp4 / .gif / folder of frames (empty: the preset's clip)",
+                         description="your clip", layout={"width": "90%"})
+if fz.lab.in_colab():
+    from google.colab import files
+    uploaded = files.upload()  # written to the working folder
+    clip_path.value = next(iter(uploaded), "")
+start = widgets.BoundedIntText(0, min=0, max=100_000, description="start frame")
+stride = widgets.BoundedIntText(1, min=1, max=100, description="stride")
+widgets.VBox([clip_path, widgets.HBox([start, stride])])
+
+# %% [markdown]
+# ## Pick a preset, or type your own prompts
+# Choosing a preset fills in its prompts and blend words; edit them freely (the preset's knobs stay, minus words your prompts lack). Blend words are source words whose cross-attention marks what may change (empty for a style edit: the whole frame).
+
+# %%
+choice = widgets.Dropdown(options=lab.gallery_choices(), description="preset", layout={"width": "90%"})
+source, target = (widgets.Text(description=d, layout={"width": "90%"}) for d in ("source", "target"))
+blend = widgets.Text(description="blend words", placeholder="space-separated source words")
+tune = widgets.Checkbox(description="one-shot tuning first (shape edits)")
+about = widgets.HTML()
+
+def fill(change=None):
+    info = lab.gallery_info(choice.value)
+    source.value, target.value, blend.value = info["source"], info["target"], " ".join(info["blend_words"])
+    tune.value, about.value = info["needs_tuning"], f"<i>{info['description']}</i>"
+
+choice.observe(fill, names="value")
+if lab.preset is not None:
+    choice.value = lab.preset.name
+fill()
 
 
 # %%
-def show(step=min(out.masks) if out.masks else 0):
-    if step in out.masks:
-        fig = fz.viz.attention_over_frames(out.masks[step].astype(float), out.frames, title=f"mask M_t at edit step {step}"); plt.show()
+def run(_=None):
+    """Edit the chosen clip with the chosen prompts; show it beside the source, score it, save it."""
+    item = lab.gallery_example(choice.value, source.value, target.value, blend.value.split(),
+                               clip_path.value.strip() or None, start.value, stride.value)
+    model = fz.tuning.tune_on_clip(pipe, item.frames, item.source, **lab.tuning)[0] if tune.value else pipe
+    inv = fz.invert(model, item.frames, item.source, steps=STEPS, temporal=item.temporal)
+    out = fz.edit(model, inv, item.target, item.config)
+    fig = fz.viz.compare_clips(item.clips({"edit": out.frames}), title=item.title); plt.show()
+    fz.video.show(item.clips({"edit": out.frames}))
+    print({k: round(v, 3) for k, v in item.scores(out.frames).items()}, item.missing, sep="\n")
+    path = lab.save(out.frames, f"{choice.value[:24]}_{target.value[:40]}", fps=getattr(item.frames, "fps", None))
+    if fz.lab.in_colab():
+        files.download(str(path))  # the browser saves it
+    print("written:", path)
+    return out
 
-widgets.interact(show, step=sorted(out.masks) or [0]);
+button, shown = widgets.Button(description="Run", button_style="primary"), widgets.Output()
+
+def clicked(_):
+    with shown:
+        shown.clear_output(); run()
+
+button.on_click(clicked)
+widgets.VBox([choice, about, source, target, blend, tune, button, shown])
+
+# %% [markdown]
+# Press **Run** above for your choice. Run all once runs the mode's default (`sd`: the paper's teaser as a watercolor) right here:
+
+# %%
+out = run()
+out

@@ -4,7 +4,8 @@
     python scripts/notebooks.py check   # exit 1, naming the notebook, if a pair differs or a notebook breaks a rule
 
 The first three cells of every notebook are standard: the header (title, Colab badge, what you will learn, time),
-the Colab-only install cell (tagged skip-execution) and the setup cell (fast mode: FZ_FAST=1). Edit them here only.
+the Colab-only install cell (tagged skip-execution; without a GPU it says how to get one) and the setup cell, which
+picks the mode through fatezero_lab.lab.setup() (toy or sd; fast mode: FZ_FAST=1). Edit them here only.
 sync takes each pair's newer file (by modification time) as its source and says so when the two differed.
 """
 
@@ -21,7 +22,9 @@ from jupytext.config import load_jupytext_config
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 REPO = "fatezero-lab/fatezero-lab"
 MAX_LINES = 25  # code cells stay short
-METADATA = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+# Colab opens the notebook on a GPU runtime (T4) when one is free: Stable Diffusion mode (fatezero_lab/lab.py)
+METADATA = {"accelerator": "GPU", "colab": {"gpuType": "T4", "provenance": []},
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"}}
 
 HEADER = """# {title}
@@ -32,13 +35,19 @@ HEADER = """# {title}
 
 {learn}
 
-*Full mode with the toy model: {minutes} on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps).*"""
+**Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+
+*Full mode with the toy model: {minutes} on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*"""
 
 INSTALL = f"""# Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
     url = "git+https://github.com/{REPO}"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {{url}}"], check=True)"""
 
@@ -47,10 +56,12 @@ import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 import fatezero_lab as fz
+import fatezero_lab.lab
 
-FAST = os.environ.get("FZ_FAST") == "1"  # set by the test suite: fewer frames and steps
-FRAMES, STEPS = (4, 10) if FAST else (8, 50)
-pipe = fz.load_pipeline("toy")  # on a GPU: fz.load_pipeline("CompVis/stable-diffusion-v1-4")"""
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab"""
 
 STANDARD = ("header", "install", "setup")
 

@@ -1,6 +1,7 @@
 """Notebook rules: committed without outputs, a title with a Colab badge, a Colab-only install cell tagged
-skip-execution, thin cells, at least one widget from notebook 02 on, and each .ipynb in sync with its paired
-notebooks/NN_name.py (jupytext py:percent; scripts/notebooks.py checks the pairs and the standard cells)."""
+skip-execution, a setup cell that picks the mode through fatezero_lab.lab (toy / sd), Colab metadata asking for a GPU,
+thin cells, at least one widget from notebook 02 on, and each .ipynb in sync with its paired notebooks/NN_name.py
+(jupytext py:percent; scripts/notebooks.py checks the pairs and the standard cells)."""
 
 import importlib.util
 import json
@@ -41,6 +42,21 @@ def test_notebook_rules(path):
         assert any("widgets." in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_modes(path):
+    """One switch: the setup cell calls fz.lab.setup() and every later cell takes the pipeline, clip, prompts, frames
+    and steps from it (no cell loads Stable Diffusion by name or fixes its own frame/step counts); Colab is asked for
+    a GPU runtime, and without one the install cell says how to get it."""
+    nb = json.loads(path.read_text())
+    assert nb["metadata"]["accelerator"] == "GPU" and nb["metadata"]["colab"]["gpuType"] == "T4"
+    code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    install, setup, rest = code[0], code[1], "\n".join(code[2:])
+    assert "Change runtime type" in install and "torch.cuda.is_available()" in install
+    assert "lab = fz.lab.setup()" in setup and "pipe, FRAMES, STEPS, FAST = lab.pipe" in setup
+    assert "stable-diffusion" not in rest.lower() and "FRAMES, STEPS =" not in rest and "FZ_FAST" not in rest
+    assert "lab.example(" in rest or "lab.gallery_example(" in rest or path.name.startswith("01")
+
+
 def test_notebook_pairs_in_sync():
     """Every notebooks/*.ipynb matches its .py (same cells, no outputs), standard cells match the template."""
     problems = helper().check()
@@ -56,9 +72,9 @@ def test_check_catches_a_desynced_pair(tmp_path):
     assert nbs.check(tmp_path) == []
     py = tmp_path / "00_quickstart.py"
     text = py.read_text()
-    py.write_text(text.replace('target = "a blue circle on grass"', 'target = "a green circle on grass"'))
+    py.write_text(text.replace('"a blue circle on grass"', '"a green circle on grass"'))
     assert any("00_quickstart.ipynb is out of sync" in p for p in nbs.check(tmp_path))
-    py.write_text(text.replace("FRAMES, STEPS = (4, 10)", "FRAMES, STEPS = (2, 10)"))
+    py.write_text(text.replace("lab = fz.lab.setup()", 'lab = fz.lab.setup("toy")'))
     assert any("00_quickstart.py: setup differs" in p for p in nbs.check(tmp_path))
 
 

@@ -1,0 +1,101 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %% [markdown]
+# # Beyond the paper: null-text inversion
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/11_null_text_inversion.ipynb)
+#
+# **What you will learn**
+#
+# - why guided sampling from a plain DDIM inversion does not give the clip back, even with the source prompt
+# - null-text inversion (Mokady et al., CVPR 2023): tune the unconditional embedding of every step so that it does
+# - what that changes in a FateZero edit, and what it costs
+#
+# **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
+#
+# *Full mode with the toy model: about 5 min (an estimate from docs/toy_edit_quality.md, not yet measured) on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
+
+# %% tags=["skip-execution"]
+# Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    import torch
+    if not torch.cuda.is_available():
+        print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
+              "(or carry on with the CPU toy model).")
+    url = "git+https://github.com/fatezero-lab/fatezero-lab"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
+
+# %%
+import os
+import numpy as np
+import matplotlib.pyplot as plt
+import ipywidgets as widgets
+import fatezero_lab as fz
+import fatezero_lab.lab
+
+# One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
+pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
+lab
+
+# %% [markdown]
+# FateZero inverts **without** guidance, $\epsilon_\theta(z_t, t, p_{src})$, but edits **with** it:
+# $\hat\epsilon = \epsilon_\theta(z_t, t, \varnothing) + w\,(\epsilon_\theta(z_t, t, p) - \epsilon_\theta(z_t, t, \varnothing))$.
+# From the first step the guided loop leaves the inverted trajectory $z^*_T \dots z^*_0$ — notebook 02 showed it with the source prompt alone. Null-text inversion keeps the prompt and the weights and tunes one unconditional embedding $\varnothing_i$ per step, by a few Adam steps on
+# $$\big\|\, z^*_{i+1} - \mathrm{DDIM}\big(\bar z_i,\ \hat\epsilon(\bar z_i, t_i, \varnothing_i, p_{src})\big) \big\|^2 .$$
+
+# %%
+ex = lab.example("a red circle on grass", "a blue circle on grass", blend_words=["circle"], motion="left_to_right")
+tuning = dict(iterations=2, lr=2e-2)  # measured on the toy: 2 Adam steps per step give what 10 give (docs/toy_edit_quality.md)
+plain = fz.invert(pipe, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal)
+tuned = fz.invert(pipe, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal, null_text=tuning)
+tuned.null_text  # how far each step's guided update lands from the inversion, and the time it took
+
+# %% [markdown]
+# The drift and the fix, with the source prompt at the edit's guidance $w = 7.5$: plain DDIM from the plain $z_T$, and the same from the tuned inversion (its $\varnothing_i$ in the unconditional rows).
+
+# %%
+recs = {"plain inversion, w=7.5": fz.reconstruct(pipe, plain, guidance=7.5, progress=False),
+        "null-text inversion, w=7.5": fz.reconstruct(pipe, tuned, progress=False)}
+for k, r in recs.items():
+    print(f"{k:28} PSNR to the source {fz.psnr(r, ex.frames):6.2f} dB, mean brightness {r.mean():.3f} "
+          f"(source {ex.frames.mean():.3f})")
+fig = fz.viz.compare_clips({"source": ex.frames, **recs}, title="reconstruction with guidance"); plt.show()
+
+# %% [markdown]
+# The same FateZero edit from both inversions (every fusion setting identical):
+
+# %%
+edits = {"from the plain inversion": fz.edit(pipe, plain, ex.target, ex.config).frames,
+         "from the null-text inversion": fz.edit(pipe, tuned, ex.target, ex.config).frames}
+scores = {k: ex.scores(e) for k, e in edits.items()}
+for k, s in scores.items():
+    print(f"{k:30} " + "  ".join(f"{m} {v:6.2f}" for m, v in s.items()))
+print(ex.missing)
+fig = fz.viz.compare_clips(ex.clips(edits), title=ex.title); plt.show()
+
+# %% [markdown]
+# Move the widget: which inversion, and reconstruction or edit. The embeddings are tuned for one guidance; `fz.edit` warns when an edit runs at another.
+
+# %%
+shown = {("plain", "reconstruction"): recs["plain inversion, w=7.5"], ("plain", "edit"): edits["from the plain inversion"],
+         ("null-text", "reconstruction"): recs["null-text inversion, w=7.5"],
+         ("null-text", "edit"): edits["from the null-text inversion"]}
+
+
+def show(inversion="null-text", view="edit"):
+    fz.video.show({f"{view}, {inversion} inversion": shown[inversion, view], ex.reference_name: ex.reference})
+
+widgets.interact(show, inversion=["plain", "null-text"], view=["edit", "reconstruction"]);
+
+# %% [markdown]
+# **What it costs**: every step runs `iterations` forward *and* backward passes of the UNet on top of the inversion (on the toy, 8 frames and 50 steps on a 2-core CPU: 10 s for the plain inversion, about 2 min with 2 Adam steps per step, 4 min with 10). **What it changes in the paper's story**: with null-text inversion the reconstruction pass retraces the inversion, so prompt-to-prompt's *reconstruction* attention becomes the inversion's — FateZero's key ablation (notebook 05) is a statement about plain DDIM inversion. The reference FateZero does not use it; `fatezero_lab` keeps the paper's behaviour as the default.

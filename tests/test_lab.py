@@ -1,0 +1,231 @@
+"""fatezero_lab.lab: the one mode switch of the notebooks (toy / sd), the SD stand-in, examples, scores and the gallery.
+
+Offline: sd mode runs on the tiny random-weight stand-in, and its clip (the paper's teaser) is served from a cache
+folder filled with the authors' frames from the shared reference folder (the tests that need it skip without it).
+"""
+
+import shutil
+import sys
+import types
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fatezero_lab as fz
+from fatezero_lab import data, lab as fzlab
+
+SHARED = next((d for d in (Path(__file__).resolve().parents[1] / "shared/reference",
+                           Path(__file__).resolve().parents[2] / "shared/reference",
+                           Path("/work/shared/reference")) if d.is_dir()), Path("/work/shared/reference"))
+TEASER = SHARED / "FateZero" / "data" / "teaser_car-turn"
+needs_teaser = pytest.mark.skipif(not TEASER.is_dir(), reason=f"the shared teaser frames ({TEASER}) are not here")
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """No network, no mode variables from the caller's shell, no GPU, not in Colab, outputs in tmp."""
+    def no_network(*args, **kwargs):
+        raise urllib.error.URLError("network is unreachable (test)")
+
+    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+    for name in (fzlab.MODE_ENV, fzlab.STANDIN_ENV, fzlab.FAST_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(fzlab.OUT_ENV, str(tmp_path / "out"))
+    monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "empty_cache"))
+    monkeypatch.setattr(fzlab, "_cuda", lambda: False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+
+
+@pytest.fixture
+def teaser_cache(tmp_path, monkeypatch):
+    """A clip cache holding 'car-turn' (the authors' frames), as scripts/test.sh prepares it for the notebooks."""
+    if not TEASER.is_dir():
+        pytest.skip(f"the shared teaser frames ({TEASER}) are not here")
+    cache = tmp_path / "cache"
+    shutil.copytree(TEASER, cache / "car-turn")
+    monkeypatch.setenv(data.CACHE_ENV, str(cache))
+    return cache
+
+
+@pytest.fixture(scope="module")
+def standin():
+    return fzlab.standin_pipeline()
+
+
+@pytest.fixture
+def sd_lab(teaser_cache, standin, monkeypatch):
+    monkeypatch.setattr(fzlab, "standin_pipeline", lambda dtype=None: standin)  # built once per module
+    lab = fzlab.setup("sd", fast=True, standin=True, quiet=True)
+    lab.steps = 3
+    return lab
+
+
+@pytest.fixture(scope="module")
+def toy_lab():
+    lab = fzlab.setup("toy", fast=True, quiet=True)
+    lab.steps = 3
+    return lab
+
+
+# --- the switch --------------------------------------------------------------------------------------------------------
+def test_auto_without_cuda_is_toy_and_says_why(capsys):
+    lab = fzlab.setup(fast=True)
+    assert lab.mode == "toy" and lab.has_ground_truth and "no CUDA" in lab.why
+    assert (lab.frames, lab.steps, lab.size) == (4, 10, 64)
+    assert capsys.readouterr().out == ""  # outside Colab: nothing to switch
+
+
+def test_env_picks_the_mode_and_bad_values_are_refused(monkeypatch):
+    monkeypatch.setenv(fzlab.MODE_ENV, "toy")
+    monkeypatch.setenv(fzlab.FAST_ENV, "1")
+    lab = fzlab.setup()
+    assert lab.mode == "toy" and lab.fast and "FATEZERO_LAB_MODE" in lab.why
+    monkeypatch.setenv(fzlab.MODE_ENV, "gpu")
+    with pytest.raises(ValueError, match="mode must be one of"):
+        fzlab.setup()
+    with pytest.raises(ValueError, match="'auto', 'toy', 'sd'"):
+        fzlab.setup("cuda")
+
+
+def test_colab_without_gpu_says_how_to_switch(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    lab = fzlab.setup(fast=True)
+    out = capsys.readouterr().out
+    assert lab.mode == "toy" and "Runtime > Change runtime type" in out and "T4 GPU" in out
+    assert "Colab" in lab.why
+    fzlab.setup("toy", fast=True)  # asked for: no note
+    assert capsys.readouterr().out == ""
+
+
+def test_auto_sd_falls_back_to_toy_loudly_explicit_sd_raises(monkeypatch, capsys):
+    """CUDA present but the clip cannot be fetched (offline, empty cache): auto says why and runs the toy; an explicit
+    sd raises the real error."""
+    monkeypatch.setattr(fzlab, "_cuda", lambda: True)
+    monkeypatch.setattr(fzlab, "standin_pipeline", lambda dtype=None: fz.load_pipeline("toy"))  # no SD download
+    lab = fzlab.setup(fast=True, standin=True)
+    assert lab.mode == "toy" and "fell back" in lab.why
+    assert "could not start" in capsys.readouterr().out
+    with pytest.raises(data.ClipDownloadError, match="car-turn"):
+        fzlab.setup("sd", fast=True, standin=True)
+
+
+# --- the stand-in ------------------------------------------------------------------------------------------------------
+def test_standin_is_a_small_sd_layout_pipeline(standin):
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    p = standin
+    assert isinstance(p.diffusers, StableDiffusionPipeline) and isinstance(p.unet, UNet2DConditionModel)
+    assert isinstance(p.vae, AutoencoderKL) and isinstance(p.scheduler, DDIMScheduler)
+    assert p.unet.config.down_block_types == ("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",)
+    assert p.unet.config.up_block_types == ("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3
+    assert p.scheduler.config.steps_offset == 1 and p.resolution == (128, 128)
+    assert p.tokenizer.model_max_length == 77 and not p.is_toy and p.defaults.source == "reference"
+    assert sum(t.numel() for t in p.unet.parameters()) < 8_000_000  # seconds per notebook on a CPU (SD: 860M)
+    # every preset prompt tokenizes word by word; unknown words fall back to pieces instead of failing
+    for name in fz.presets.names():
+        pr = fz.presets.load(name)
+        for prompt in (pr.source_prompt, pr.target_prompt):
+            assert p.tokenizer.unk_token not in p.tokenizer.tokenize(prompt), prompt
+    assert len(p.tokenizer.tokenize("xylophone")) > 1
+
+
+# --- sd mode -----------------------------------------------------------------------------------------------------------
+def test_sd_lab_runs_the_papers_teaser(sd_lab):
+    lab = sd_lab
+    p = fz.presets.load("jeep_watercolor")
+    assert lab.mode == "sd" and lab.standin and not lab.has_ground_truth
+    assert (lab.source_prompt, lab.target_prompt) == (p.source_prompt, p.target_prompt)
+    assert lab.clip.shape == (4, 128, 128, 3) and (lab.frames, lab.size) == (4, 128)
+    text = repr(lab)
+    for piece in ("mode='sd'", "stand-in", "car-turn", "jeep_watercolor", "ground truth: no", "FATEZERO_LAB_MODE"):
+        assert piece in text
+    ex = lab.example("a red circle on grass", "a blue circle on grass", blend_words=["circle"])  # toy args unused
+    assert ex.preset.name == "jeep_watercolor" and ex.truth is None and ex.words == ["jeep", "road"]
+    assert ex.temporal.reference == ("mid",) and ex.temporal.min_channels == 64  # 640 at a tenth of SD's widths
+    assert "no ground truth" in ex.missing and ex.main_metric == "clip_t" and ex.object_mask() is None
+    assert list(ex.clips({"edit": ex.frames})) == ["source", "edit"]
+    inv = fz.invert(lab.pipe, ex.frames, ex.source, steps=lab.steps, temporal=ex.temporal, progress=False)
+    out = fz.edit(lab.pipe, inv, ex.target, ex.config, progress=False)
+    s = ex.scores(out.frames)
+    assert set(s) == set(fzlab.CLIP_METRICS) and all(np.isfinite(v) for v in s.values())
+    name, area = ex.mask_quality(np.ones((4, 16, 16), bool))
+    assert name.startswith("area") and area == 1.0
+
+
+def test_sd_example_of_another_preset_and_variants(sd_lab):
+    ex = sd_lab.example(preset="jeep_posche")
+    assert ex.blend_words == ["silver", "jeep"] and ex.frames is sd_lab.clip  # same clip, not fetched again
+    rows = sd_lab.run_variants(ex, {"masked": dict(blend=True), "per frame": dict(temporal=False),
+                                    "latent blend, no words": dict(latent_blend=True)})
+    assert list(rows) == ["masked", "per frame", "latent blend, no words"]
+    assert all(set(r) == set(fzlab.CLIP_METRICS) for r in rows.values())
+    assert sd_lab.tuning == dict(steps=20, lr=fz.presets.load("jeep_posche").tuning.lr)
+
+
+def test_clip_metrics_missing_are_nan_with_a_note(sd_lab, monkeypatch, capsys):
+    def gone(device):
+        raise OSError("openai/clip-vit-base-patch32 is not in the local cache (offline)")
+
+    sd_lab.standin = False  # as with the real download
+    monkeypatch.setattr(fzlab, "_load_clip", gone)
+    s = sd_lab.clip_scores(sd_lab.clip, "a", "b")
+    assert all(np.isnan(v) for v in s.values()) and "could not be loaded" in capsys.readouterr().out
+    sd_lab.clip_scores(sd_lab.clip, "a", "b")
+    assert capsys.readouterr().out == ""  # said once
+
+
+def test_gallery_sd_with_own_clip_and_prompts(sd_lab, tmp_path):
+    lab = sd_lab
+    assert lab.gallery_choices() == fz.presets.names()
+    info = lab.gallery_info("jeep_posche")
+    assert info["needs_tuning"] and info["blend_words"] == ["silver", "jeep"] and "car-turn" in info["description"]
+    clip = fz.video.write(tmp_path / "mine.mp4", np.random.default_rng(0).random((12, 96, 160, 3)), fps=24)
+    ex = lab.gallery_example("jeep_watercolor", "a silver jeep on a road", "a red jeep on a road", video=clip,
+                             start=2, stride=2)
+    assert ex.frames.shape == (4, 128, 128, 3) and ex.frames.fps == pytest.approx(12)
+    assert ex.config.reweight == {} and ex.source == "a silver jeep on a road"  # 'watercolor' is not in the target
+    ex = lab.gallery_example("jeep_posche", target="a Porsche car driving down a curvy road in the countryside",
+                             blend_words=["jeep"])
+    assert ex.blend_words == ["jeep"]
+    path = lab.save(ex.frames, "jeep_posche: mine!", fps=8)
+    assert path.name == "jeep_posche_mine.mp4" and path.parent == Path(fzlab.os.environ[fzlab.OUT_ENV])
+    with pytest.raises(ValueError, match="unknown gallery choice"):
+        lab.gallery_example("jeep_cubism")
+    with pytest.raises(FileNotFoundError, match="authors' own clip"):
+        lab.gallery_example("cat_tiger")  # their data release: upload it
+
+
+# --- toy mode ----------------------------------------------------------------------------------------------------------
+def test_toy_examples_have_ground_truth(toy_lab):
+    lab = toy_lab
+    assert "mode='toy'" in repr(lab) and "ground truth: yes" in repr(lab)
+    ex = lab.example("a red square and a blue circle on grass", "a red square and a yellow circle on grass",
+                     blend_words=["circle"], motion="up", seed=4)
+    assert ex.has_ground_truth and ex.missing == "" and ex.main_metric == "psnr" and ex.temporal is True
+    assert list(ex.clips({"edit": ex.frames})) == ["source", "edit", "ground truth"]
+    assert ex.object_mask("circle").shape == (4, 64, 64) and ex.object_mask("circle", size=16).shape == (4, 16, 16)
+    assert ex.object_mask("grass") is None
+    name, value = ex.mask_quality(ex.object_mask("circle", size=16), "circle")
+    assert name.startswith("IoU") and value == 1.0
+    s = ex.scores(ex.truth.frames)
+    assert s["psnr"] > 40 and s["accuracy"] == 1.0  # the truth scores perfectly against itself
+    assert lab.example("a yellow square on wood").target == "a yellow square on wood"  # invert-only lessons
+    assert lab.example().source == "a red circle on grass"
+    z = lab.noise(2)
+    assert tuple(z.shape) == (2, 4, 16, 16)
+
+
+def test_toy_gallery(toy_lab, tmp_path):
+    lab = toy_lab
+    choices = lab.gallery_choices()
+    assert len(choices) == len(fz.bench.SUITE) and choices[0].startswith("toy 0: ")
+    assert lab.gallery_info(choices[7])["needs_tuning"]  # the shape cases
+    ex = lab.gallery_example(choices[0])
+    assert ex.has_ground_truth and ex.target == fz.bench.SUITE[0].target
+    frames = tmp_path / "frames"
+    fz.video.write(frames, np.random.default_rng(1).random((6, 80, 80, 3)))
+    own = lab.gallery_example(choices[0], video=frames)
+    assert not own.has_ground_truth and own.frames.shape == (4, 64, 64, 3)
