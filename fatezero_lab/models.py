@@ -471,6 +471,15 @@ def _is_missing_variant(e: BaseException, variant: str) -> bool:
     return isinstance(e, ValueError) and f"variant={variant}" in str(e)
 
 
+def _dtype_keyword() -> str:
+    """``from_pretrained``'s dtype argument: ``dtype`` from diffusers 0.40 on, ``torch_dtype`` before (0.39, Colab's
+    preinstalled version, ignores an unknown ``dtype=`` with a warning and loads fp32)."""
+    import diffusers
+
+    major, minor = (int(x) for x in diffusers.__version__.split(".")[:2])
+    return "dtype" if (major, minor) >= (0, 40) else "torch_dtype"
+
+
 def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtype=None,
                   local_files_only: bool | None = None, variant: str | None = "auto",
                   revision: str | None = None) -> FateZeroPipeline:
@@ -518,7 +527,7 @@ def load_pipeline(name: str | os.PathLike = TOY, device: str | None = None, dtyp
     def from_pretrained(variant):
         with _quiet_loading():
             return StableDiffusionPipeline.from_pretrained(
-                path, dtype=dtype, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+                path, **{_dtype_keyword(): dtype}, safety_checker=None, feature_extractor=None, requires_safety_checker=False,
                 local_files_only=local_files_only, use_safetensors=True, variant=variant,
                 revision=None if is_local else (info.revision or revision),
             )
