@@ -244,16 +244,22 @@ def _download_files(info: dict, cache) -> Path:
         for f in info["files"]:
             shutil.copyfile(staging / f["name"], tmp / f["name"])
         _write_source(tmp, info)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not is_cached(name, cache):  # another process may have put the same clip in place meanwhile
-                raise
+        _publish(tmp, final, name, cache)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def _publish(tmp: Path, final: Path, name: str, cache) -> None:
+    """Rename the complete folder ``tmp`` to the clip's ``final`` folder; if another process put the same clip in
+    place meanwhile, keep theirs."""
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if not is_cached(name, cache):
+            raise
 
 
 def _download_clip(info: dict, cache: str | os.PathLike | None) -> Path:
@@ -273,11 +279,7 @@ def _download_clip(info: dict, cache: str | os.PathLike | None) -> Path:
         else:
             shutil.copyfile(archive, tmp / archive.name)
         _write_source(tmp, info)
-        try:
-            os.replace(tmp, final)
-        except OSError:
-            if not is_cached(name, cache):  # another process may have put the same clip in place meanwhile
-                raise
+        _publish(tmp, final, name, cache)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
