@@ -63,7 +63,7 @@ OUT_ENV = "FATEZERO_LAB_OUT"  # where the gallery writes its videos
 MODES = ("auto", "toy", "sd")
 SD_PRESET = "jeep_watercolor"  # the paper's teaser edit: the default example of sd mode
 TEASER_WORDS = ("jeep", "road")  # words of the teaser's source prompt the notebooks look at (object, background)
-TOY_EXAMPLE = dict(caption="a red circle on grass", target="a blue circle on grass", blend_words=("circle",))
+TOY_EXAMPLE = {"caption": "a red circle on grass", "target": "a blue circle on grass", "blend_words": ("circle",)}
 FAST_FRAMES, FAST_STEPS = 4, 10
 TOY_FRAMES, TOY_STEPS = 8, 50
 CLIP_METRICS = ("tem_con", "frame_acc", "clip_t")
@@ -322,11 +322,11 @@ class Lab:
         """Keyword arguments of :func:`fatezero_lab.tuning.tune_on_clip` for this mode: the toy's 300 steps, the
         shape preset's steps and learning rate in sd mode (20 steps in fast mode)."""
         if self.mode == "toy":
-            return dict(steps=20 if self.fast else 300)
+            return {"steps": 20 if self.fast else 300}
         from . import presets
 
         t = presets.load("jeep_posche").tuning
-        return dict(steps=20 if self.fast else t.steps, lr=t.lr)
+        return {"steps": 20 if self.fast else t.steps, "lr": t.lr}
 
     # --- the paper's CLIP metrics (sd mode) --------------------------------------------------------------------------
     def clip_scores(self, frames: np.ndarray, source: str, target: str) -> dict:
@@ -397,14 +397,14 @@ class Lab:
             from .bench import SUITE
 
             c = SUITE[int(choice.split(":")[0].split()[1])]
-            return dict(source=c.source, target=c.target, blend_words=[c.blend], needs_tuning=c.kind == "shape",
-                        description=f"toy {c.kind} edit (motion {c.motion}, seed {c.seed}); exact ground truth")
+            return {"source": c.source, "target": c.target, "blend_words": [c.blend], "needs_tuning": c.kind == "shape",
+                    "description": f"toy {c.kind} edit (motion {c.motion}, seed {c.seed}); exact ground truth"}
         from . import presets
 
         p = presets.load(choice)
         clip = f"clip {p.clip!r}" if p.clip else "the authors' own clip: upload it or use one of yours"
-        return dict(source=p.source_prompt, target=p.target_prompt, blend_words=list(p.config.blend_words),
-                    needs_tuning=p.needs_tuning, description=f"[{p.kind}] {p.description}; {clip}")
+        return {"source": p.source_prompt, "target": p.target_prompt, "blend_words": list(p.config.blend_words),
+                "needs_tuning": p.needs_tuning, "description": f"[{p.kind}] {p.description}; {clip}"}
 
     def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
                         video=None, start: int = 0, stride: int = 1) -> Example:
@@ -477,8 +477,9 @@ class Lab:
             clip = f"toy clips rendered per notebook (default: {self.source_prompt!r})"
             truth = "yes: every toy edit has an exact ground truth (PSNR, background kept, judge accuracy, flicker)"
         else:
-            model = (f"SD stand-in: a tiny random-weight SD v1-layout pipeline ({p.name}; tests/CI: its frames are "
-                     f"noise)" if self.standin else f"{p.name} on {self.device} ({str(p.unet.dtype).replace('torch.', '')})")
+            dtype = str(p.unet.dtype).replace("torch.", "")
+            model = (f"the SD stand-in: SD v1's layout, tiny, random weights, on {self.device} (tests/CI: its frames "
+                     f"are noise)" if self.standin else f"{p.name} on {self.device} ({dtype})")
             clip = f"{self.preset.clip!r} (the paper's teaser, fz.data.fetch)"
             truth = "no: a real clip; scores are the paper's CLIP Tem-Con / Frame-Acc / CLIP-T"
         lines = [f"Lab(mode={self.mode!r}{', stand-in' if self.standin else ''}{', fast' if self.fast else ''})",
@@ -506,7 +507,8 @@ def setup(mode: str | None = None, fast: bool | None = None, standin: bool | Non
         preset: the sd mode's default example (a name of :func:`fatezero_lab.presets.names` whose clip
             :func:`fatezero_lab.data.fetch` can get).
         device: where the pipeline goes (default: CUDA if present, else the CPU).
-        quiet: print nothing (the Colab no-GPU note and fallbacks included).
+        quiet: print neither the Colab no-GPU note nor a fallback's reason (fz.data still prints the clip's licence
+            the first time it is fetched in a session).
     """
     asked = os.environ.get(MODE_ENV, "auto") if mode is None else mode
     asked = str(asked).strip().lower() or "auto"
@@ -663,14 +665,13 @@ def tiny_clip(tokenizer, seed: int = 0):
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
 
     torch.manual_seed(seed)
-    cfg = CLIPConfig(text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=1, num_attention_heads=2,
-                                      max_position_embeddings=tokenizer.model_max_length,
-                                      eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id,
-                                      pad_token_id=tokenizer.pad_token_id),
-                     vision_config=dict(hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                                        num_attention_heads=2, image_size=32, patch_size=8),
-                     projection_dim=16)
+    text = {"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "max_position_embeddings": tokenizer.model_max_length,
+            "eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id,
+            "pad_token_id": tokenizer.pad_token_id}
+    vision = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+              "image_size": 32, "patch_size": 8}
+    cfg = CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
     proc = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     return CLIPModel(cfg).eval(), tokenizer, proc
 
@@ -681,5 +682,5 @@ def _load_clip(device):
     return load_clip(DEFAULT_CLIP, device=str(device))
 
 
-__all__ = ["CLIP_METRICS", "Example", "Lab", "MODE_ENV", "MODES", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS",
+__all__ = ["CLIP_METRICS", "MODES", "MODE_ENV", "OUT_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example", "Lab",
            "in_colab", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]

@@ -48,7 +48,9 @@ WORK="${WORK:-/tmp/fz-colab-check}"
 VENV="$WORK/venv"
 SRC="$WORK/src"
 MODES="${MODES:-toy sd}"
-case "$(cd "$(dirname "$WORK")" 2>/dev/null && pwd)/" in "$REPO"/*|//) echo "WORK=$WORK: pick a scratch folder"; exit 2;; esac
+case "$(cd "$(dirname "$WORK")" 2>/dev/null && pwd)/" in  # $WORK is deleted first: not /x, not inside the repo
+  "$REPO"/*|//) echo "WORK=$WORK: pick a scratch folder"; exit 2;;
+esac
 TESTS="${TESTS-tests/test_models.py}"
 COLAB_PY="3.13"
 COLAB_TORCH="2.11.0"
@@ -350,7 +352,8 @@ for mode in $MODES; do
       skipped+=("sd (this commit has no FATEZERO_LAB_SD_STANDIN in fatezero_lab/lab.py)"); continue
     fi
     if [ -z "$teaser" ]; then
-      skipped+=("sd (the paper's teaser frames, shared/reference/FateZero/data/teaser_car-turn, are not beside this checkout: fz.data.fetch cannot download them offline)")
+      why="the paper's teaser frames, shared/reference/FateZero/data/teaser_car-turn, are not beside this checkout"
+      skipped+=("sd ($why: fz.data.fetch cannot download them offline)")
       continue
     fi
     mkdir -p "$WORK/clips/car-turn" && cp "$teaser"/*.png "$WORK/clips/car-turn/"

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import fatezero_lab as fz
-from fatezero_lab import data, lab as fzlab
+from fatezero_lab import data
+from fatezero_lab import lab as fzlab
 
 SHARED = next((d for d in (Path(__file__).resolve().parents[1] / "shared/reference",
                            Path(__file__).resolve().parents[2] / "shared/reference",
@@ -114,7 +115,12 @@ def test_auto_sd_falls_back_to_toy_loudly_explicit_sd_raises(monkeypatch, capsys
 
 # --- the stand-in ------------------------------------------------------------------------------------------------------
 def test_standin_is_a_small_sd_layout_pipeline(standin):
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
 
     p = standin
     assert isinstance(p.diffusers, StableDiffusionPipeline) and isinstance(p.unet, UNet2DConditionModel)
@@ -158,11 +164,11 @@ def test_sd_lab_runs_the_papers_teaser(sd_lab):
 def test_sd_example_of_another_preset_and_variants(sd_lab):
     ex = sd_lab.example(preset="jeep_posche")
     assert ex.blend_words == ["silver", "jeep"] and ex.frames is sd_lab.clip  # same clip, not fetched again
-    rows = sd_lab.run_variants(ex, {"masked": dict(blend=True), "per frame": dict(temporal=False),
-                                    "latent blend, no words": dict(latent_blend=True)})
+    rows = sd_lab.run_variants(ex, {"masked": {"blend": True}, "per frame": {"temporal": False},
+                                    "latent blend, no words": {"latent_blend": True}})
     assert list(rows) == ["masked", "per frame", "latent blend, no words"]
     assert all(set(r) == set(fzlab.CLIP_METRICS) for r in rows.values())
-    assert sd_lab.tuning == dict(steps=20, lr=fz.presets.load("jeep_posche").tuning.lr)
+    assert sd_lab.tuning == {"steps": 20, "lr": fz.presets.load("jeep_posche").tuning.lr}
 
 
 def test_clip_metrics_missing_are_nan_with_a_note(sd_lab, monkeypatch, capsys):
