@@ -7,7 +7,9 @@ No hub is reached. A full-size SD v1.x *architecture* with random weights (``fz.
 860 M-parameter UNet, SD's VAE, a 12-layer CLIP-L-sized text encoder) is saved to a temporary folder and loaded back
 with ``fz.load_pipeline(folder)`` -- the same code as ``load_pipeline("CompVis/stable-diffusion-v1-4")``, which
 picks fp16 on CUDA. Random weights draw noise, so pictures are not the point: time, GPU memory, host memory and
-numerical health (finite outputs in fp16) are. Each row runs in a fresh subprocess (its own peaks) after one
+numerical health (finite outputs in fp16) are. Each row's process may use at most ``--gpu-cap-gib`` of GPU memory
+(default 15 GiB, a free Colab T4's; ``torch.cuda.set_per_process_memory_fraction``), so a row that passes on a large
+card fits a T4 too, and one that would not ends in OutOfMemoryError in its row. Each row runs in a fresh subprocess (its own peaks) after one
 untimed warm-up step at the same shapes:
 
 * ``floor``: plain DDIM inversion + plain guided DDIM sampling (no attention recorded or fused);
@@ -52,12 +54,15 @@ def _clip(frames: int, size: int):
     return clip.frames, "a red circle on grass", "a blue circle on grass", ["circle"]
 
 
-def measure_one(folder: str, mode: str, frames: int, size: int, steps: int, device: str) -> dict:
+def measure_one(folder: str, mode: str, frames: int, size: int, steps: int, device: str, cap_gib: float) -> dict:
     import numpy as np
     import torch
 
     import fatezero_lab as fz
 
+    if device == "cuda" and cap_gib > 0:  # a smaller card's memory: allocations past the cap raise OutOfMemoryError
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, cap_gib * 2**30 / total))
     pipe = fz.load_pipeline(folder, device=device)
     x, src, tgt, words = _clip(frames, size)
 
@@ -92,7 +97,7 @@ def measure_one(folder: str, mode: str, frames: int, size: int, steps: int, devi
         "store_bytes": 0 if mode == "floor" else inv.store.nbytes(),
         "estimated_store_bytes": 0 if mode == "floor" else
         fz.memory.estimate_memory(pipe, frames, size, size, steps, cache=mode).store_bytes,
-        "finite": float(np.isfinite(out).mean()),
+        "finite": float(np.isfinite(out).mean()), "cap_gib": cap_gib if device == "cuda" else 0,
     }
 
 
@@ -124,17 +129,19 @@ def run_sub(*args) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--one", nargs=6, help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=7, help=argparse.SUPPRESS)
     ap.add_argument("--fast", action="store_true", help="2 frames, 128², 2 steps, 2 text layers: a smoke run")
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--no-toy", action="store_true", help="skip the toy GPU-vs-CPU row")
+    ap.add_argument("--gpu-cap-gib", type=float, default=15.0,
+                    help="per-process GPU memory cap in GiB, a free Colab T4's 15 GB (0 = the whole card)")
     args = ap.parse_args(argv)
     if args.one:
-        folder, mode, f, s, n, device = args.one
-        print(json.dumps(measure_one(folder, mode, int(f), int(s), int(n), device)))
+        folder, mode, f, s, n, device, cap = args.one
+        print(json.dumps(measure_one(folder, mode, int(f), int(s), int(n), device, float(cap))))
         return 0
 
     import psutil
@@ -148,6 +155,8 @@ def main(argv=None) -> int:
     bad = [m for m in modes if m not in MODES]
     if bad:
         ap.error(f"--modes: unknown {bad}; expected a comma-separated subset of {MODES}")
+    if args.gpu_cap_gib < 0:
+        ap.error(f"--gpu-cap-gib must be >= 0 (0 = no cap), got {args.gpu_cap_gib}")
     name = torch.cuda.get_device_name() if device == "cuda" else "CPU"
     print(f"# FateZero on a full-size SD v1.x architecture (random weights), {device} ({name}), torch "
           f"{torch.__version__}\n", flush=True)
@@ -175,11 +184,12 @@ def main(argv=None) -> int:
                 rows.append({"mode": mode, "error": f"skipped: store estimate {fmt_bytes(est_maps)} > 70 % of the "
                                                     f"{fmt_bytes(free)} of free host memory"})
                 continue
-            rows.append(run_sub(tmp, mode, frames, size, steps, device))
+            rows.append(run_sub(tmp, mode, frames, size, steps, device, args.gpu_cap_gib))
             print(f"  {mode}: {rows[-1]}", flush=True)
     floor = next((r for r in rows if r["mode"] == "floor" and "error" not in r), None)
+    cap = f"GPU memory capped at {args.gpu_cap_gib:g} GiB per process" if device == "cuda" and args.gpu_cap_gib else ""
     print(f"\n{frames} frames, {size}², {steps} DDIM steps, CFG 7.5, spatial-temporal attention (first+previous); "
-          f"{len(rows)} rows in {time.time() - t_all:.0f} s\n")
+          f"{cap + '; ' if cap else ''}{len(rows)} rows in {time.time() - t_all:.0f} s\n")
     print("| mode | dtype | invert (s) | edit (s) | total / floor | GPU peak | host peak RSS | store (estimate) | "
           "finite |")
     print("|---|---|---|---|---|---|---|---|---|")

@@ -3,6 +3,10 @@
     python benchmarks/notebooks.py                  # full mode: the times quoted in each notebook's intro
     python benchmarks/notebooks.py --fast           # FZ_FAST=1, as the test suite runs them
     python benchmarks/notebooks.py --html           # also render each to HTML and save its figures as PNGs
+    python benchmarks/notebooks.py --mode sd        # the sd mode (a CUDA GPU; with --standin the tiny stand-in)
+
+The notebooks' header times are the toy mode's on the CPU (``--mode toy``, the default): every notebook is run with
+``FATEZERO_LAB_MODE`` set, so a machine with a GPU does not silently time the other mode.
 
 Executed copies (with outputs) go to ``outputs/notebooks/`` — never back into ``notebooks/``, which stays
 output-free. Cells tagged ``skip-execution`` (the Colab install cell) are skipped, as nbmake does.
@@ -22,10 +26,13 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int) -> tuple[float, str]:
+def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int, mode: str = "toy",
+            standin: bool = False) -> tuple[float, str]:
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "skip-execution" not in c.get("metadata", {}).get("tags", [])]
     os.environ["FZ_FAST"] = "1" if fast else "0"
+    os.environ["FATEZERO_LAB_MODE"] = mode  # the kernel inherits it: fz.lab.setup() runs this mode
+    os.environ["FATEZERO_LAB_SD_STANDIN"] = "1" if standin else "0"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # as in the test suite: no hub lookups (and no retry waits)
     client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
     t0 = time.perf_counter()
@@ -63,6 +70,8 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 00 04")
     ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     ap.add_argument("--out", default="outputs/notebooks")
+    ap.add_argument("--mode", choices=["toy", "sd"], default="toy", help="fz.lab.setup()'s mode (default toy)")
+    ap.add_argument("--standin", action="store_true", help="sd mode on the tiny random-weight stand-in")
     args = ap.parse_args(argv)
     paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
     if args.only:
@@ -72,12 +81,12 @@ def main(argv=None) -> int:
         return 2
     rows, total, failed = [], 0.0, 0
     for p in paths:
-        seconds, status = run_one(p, Path(args.out), args.fast, args.html, args.timeout)
+        seconds, status = run_one(p, Path(args.out), args.fast, args.html, args.timeout, args.mode, args.standin)
         total += seconds
         failed += status != "ok"
         rows.append(f"| {p.stem} | {seconds:.0f} | {status} |")
         print(rows[-1], flush=True)
-    mode = "fast (FZ_FAST=1)" if args.fast else "full"
+    mode = ("fast (FZ_FAST=1)" if args.fast else "full") + f", {args.mode}" + (" stand-in" if args.standin else "")
     print(f"\n# Notebooks, {mode} mode, {os.cpu_count()} CPU cores\n\n| notebook | seconds | status |\n|---|---|---|")
     print("\n".join(rows))
     print(f"| **total** | {total:.0f} | {failed} failed |")

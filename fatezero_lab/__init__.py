@@ -9,7 +9,7 @@
 >>> out = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"])
 """
 
-from . import bench, data, diffusion, masks, memory, metrics, models, presets, toyworld, tuning, video, viz
+from . import bench, data, diffusion, lab, masks, memory, metrics, models, presets, toyworld, tuning, video, viz
 from .config import FateZeroConfig, ModelDefaults
 from .diffusion import decode_latents, encode_frames, encode_prompt, sample
 from .metrics import psnr
@@ -26,4 +26,4 @@ __all__ = ["AttentionStore", "EditResult", "FateZeroConfig", "FateZeroPipeline",
            "TemporalConfig", "attention_control", "attention_layers", "blend_mask", "decode_latents", "diffusion",
            "edit", "encode_frames", "encode_prompt", "invert", "load_pipeline", "psnr", "reconstruct", "sample",
            "toyworld", "vae_roundtrip", "video", "viz", "data", "masks", "memory", "metrics", "models", "bench", "tuning",
-           "presets"]
+           "presets", "lab"]

@@ -55,7 +55,11 @@ class SourceAttention:
     def probabilities(self) -> torch.Tensor:
         if self.probs is not None:
             return self.probs
-        return (torch.matmul(self.q, self.keys().transpose(-1, -2)) * self.scale).softmax(-1)  # (frames, heads, n, m)
+        # QKᵀ and the softmax in float32 whatever the store's dtype: fp16 logits can overflow at SD 2.x's scales (the
+        # reason for its upcast_attention, which the explicit attention path honours per layer); the maps are read
+        # rarely (masks, cross-attention replacement), so upcasting always costs little
+        logits = torch.matmul(self.q.float(), self.keys().float().transpose(-1, -2)) * self.scale  # (frames, heads, n, m)
+        return logits.softmax(-1).to(self.q.dtype)
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:
         """A_src · V for values ``v`` (frames, heads, m, d) -> (frames, heads, n, d), without forming A_src if we can."""

@@ -104,12 +104,33 @@ class TuneReport:
                 f"{self.seconds:.0f} s)")
 
 
+def denoising_target(prediction_type: str, z0: torch.Tensor, eps: torch.Tensor, alpha_bar: torch.Tensor):
+    """What the UNet is trained to predict from z_t = √ᾱ_t z_0 + √(1−ᾱ_t) ε, per the scheduler's ``prediction_type``:
+    ``epsilon`` → ε (SD v1, SD 2.x base), ``v_prediction`` → v = √ᾱ_t ε − √(1−ᾱ_t) z_0 (SD 2.x 768), ``sample`` → z_0.
+    """
+    if prediction_type == "epsilon":
+        return eps
+    if prediction_type == "v_prediction":
+        return alpha_bar.sqrt() * eps - (1 - alpha_bar).sqrt() * z0
+    if prediction_type == "sample":
+        return z0
+    raise ValueError(f"scheduler prediction_type={prediction_type!r} is not supported by one-shot tuning "
+                     "(expected 'epsilon', 'v_prediction' or 'sample')")
+
+
 def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, seed: int = 0, temporal=True,
-                 progress: bool = True, copy_pipe: bool = True):
+                 progress: bool = True, copy_pipe: bool = True, gradient_checkpointing: bool | None = None):
     """Tune ``pipe`` one-shot on ``frames`` with ``prompt``; returns (tuned pipeline, TuneReport).
 
     Trains ``attn1.to_q``, ``attn2.to_q`` and new temporal attention layers; everything else stays frozen. With
-    ``copy_pipe`` the base pipeline is left untouched (its UNet is copied).
+    ``copy_pipe`` the base pipeline is left untouched (its UNet is copied). The loss's target follows the scheduler's
+    ``prediction_type`` (:func:`denoising_target`).
+
+    Half-precision UNets (SD on CUDA loads fp16) train in mixed precision, as Tune-A-Video does: the trained tensors
+    are kept in float32 while tuning (AdamW's update and ε = 1e-8 are lost in fp16), the forward runs under
+    ``torch.autocast`` in the UNet's dtype, fp16 gradients go through a loss scaler, and the tuned tensors are cast
+    back to the UNet's dtype at the end. ``gradient_checkpointing`` (default: on for CUDA) trades a second forward
+    for activation memory — 8 frames at 512² otherwise exceed a 15 GB T4.
     """
     from .diffusion import check_frames, check_prompt, encode_frames, encode_prompt
     from .processors import AttentionControl, TemporalConfig, attention_control
@@ -121,6 +142,8 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    prediction_type = pipe.scheduler.config.get("prediction_type", "epsilon")
+    denoising_target(prediction_type, torch.zeros(1), torch.zeros(1), torch.tensor(0.5))  # unsupported: fail now
     import time
 
     t0 = time.time()
@@ -131,12 +154,21 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     unet.requires_grad_(False)
     names = [n for n, _ in unet.named_parameters() if any(re.search(p, n) for p in TRAINABLE_PATTERNS)]
     params = [p for n, p in unet.named_parameters() if n in names]
-    for p in params:
-        p.requires_grad_(True)
     params += list(mods.parameters())
+    dtype = unet.dtype
+    mixed = dtype in (torch.float16, torch.bfloat16)
+    for p in params:
+        if mixed:
+            p.data = p.data.float()  # float32 master copy of each trained tensor
+        p.requires_grad_(True)
+    device_type = unet.device.type
+    checkpointing = device_type == "cuda" if gradient_checkpointing is None else bool(gradient_checkpointing)
+    if checkpointing:
+        unet.enable_gradient_checkpointing()
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    scaler = torch.amp.GradScaler(device_type, enabled=mixed and dtype == torch.float16 and device_type == "cuda")
     z0 = encode_frames(pipe, frames)  # (F, 4, h, w)
-    emb = encode_prompt(pipe, prompt).expand(len(z0), -1, -1)
+    emb = encode_prompt(pipe, prompt).expand(len(z0), -1, -1)  # (F, tokens, dim)
     acp = pipe.scheduler.alphas_cumprod.to(z0.device)
     g = torch.Generator().manual_seed(seed)
     temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)
@@ -147,17 +179,25 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
         for _ in tqdm(range(steps), desc="one-shot tuning", disable=not progress, leave=False):
             # 1. one timestep for the whole clip, fresh noise per frame
             t = int(torch.randint(0, len(acp), (1,), generator=g))
-            eps = torch.randn(z0.shape, generator=g).to(z0)
+            eps = torch.randn(z0.shape, generator=g).to(z0)  # (F, 4, h, w)
             zt = acp[t].sqrt() * z0 + (1 - acp[t]).sqrt() * eps
-            # 2. denoising loss, gradients only into to_q and the temporal layers
-            loss = F.mse_loss(unet(zt, t, encoder_hidden_states=emb).sample.float(), eps.float())
+            target = denoising_target(prediction_type, z0, eps, acp[t])
+            # 2. denoising loss (autocast in the UNet's dtype when mixed), gradients only into to_q and temporal layers
+            with torch.autocast(device_type, dtype=dtype, enabled=mixed):
+                pred = unet(zt, t, encoder_hidden_states=emb).sample  # (F, 4, h, w)
+            loss = F.mse_loss(pred.float(), target.float())
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
             report.losses.append(loss.item())
+    if checkpointing:
+        unet.disable_gradient_checkpointing()
     unet.eval()
     unet.requires_grad_(False)
     mods.requires_grad_(False)
+    for p in params:
+        p.data = p.data.to(dtype)  # back to the UNet's dtype for inference
     report.seconds = time.time() - t0
     pipe.tuned_on = prompt
     return pipe, report

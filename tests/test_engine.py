@@ -109,6 +109,17 @@ def test_masked_output_fusion_equals_explicit_map_blend():
     assert (fast - explicit).abs().max().item() <= 1e-5
 
 
+def test_stored_fp16_queries_give_float32_accurate_probabilities():
+    # logits of ~±1e5: q·kᵀ overflows fp16 (max 65504) unless upcast, as in SD 2.x's upcast_attention layers
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(1, 2, 4, 8, generator=g) * 200, torch.randn(1, 2, 5, 8, generator=g) * 200
+    q, k = q.half().float(), k.half().float()  # values exactly representable in fp16
+    ref = SourceAttention(1.0, q=q, k=k).probabilities()
+    half = SourceAttention(1.0, q=q.half(), k=k.half()).probabilities()
+    assert half.dtype == torch.float16 and torch.isfinite(half).all()
+    assert (half.float() - ref).abs().max().item() <= 1e-3
+
+
 def test_mask_recipe_hand_computed():
     # one frame, one head, a 2x2 query grid, tokens [BOS, a, circle]; the word is token 2
     a = torch.tensor([[[[0.5, 0.1, 0.4], [0.9, 0.1, 0.0], [0.8, 0.1, 0.1], [0.6, 0.2, 0.2]]]])  # (1, 1, 4, 3)
