@@ -58,6 +58,12 @@ async def get_msg(self, timeout=None):
 
 AsyncZMQSocketChannel.get_msg = get_msg
 PY
+# A learner moves the widgets: scripts/widget_sweep.py, an IPython startup file of the notebook kernels, calls every
+# ipywidgets.interact callback again with each other value of each control (options; slider ends), so that a value
+# that breaks a figure fails the notebook here.
+mkdir -p "$scratch/ipython/profile_default/startup"
+cp scripts/widget_sweep.py "$scratch/ipython/profile_default/startup/50-widget-sweep.py"
+export IPYTHONDIR="$scratch/ipython"
 run_notebooks() {  # $1 = mode; the rest: pytest arguments
   local mode=$1; shift
   echo "== notebooks, $mode mode"
