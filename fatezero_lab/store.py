@@ -58,7 +58,8 @@ class SourceAttention:
         # QKᵀ and the softmax in float32 whatever the store's dtype: fp16 logits can overflow at SD 2.x's scales (the
         # reason for its upcast_attention, which the explicit attention path honours per layer); the maps are read
         # rarely (masks, cross-attention replacement), so upcasting always costs little
-        logits = torch.matmul(self.q.float(), self.keys().float().transpose(-1, -2)) * self.scale  # (frames, heads, n, m)
+        dtype = torch.promote_types(self.q.dtype, torch.float32)  # fp16/bf16 -> fp32; fp32 and fp64 stay
+        logits = torch.matmul(self.q.to(dtype), self.keys(dtype=dtype).transpose(-1, -2)) * self.scale  # (frames, heads, n, m)
         return logits.softmax(-1).to(self.q.dtype)
 
     def apply(self, v: torch.Tensor) -> torch.Tensor:

@@ -81,8 +81,11 @@ plt.xlabel("guidance w"); plt.ylabel("PSNR vs source (dB)"); plt.title("reconstr
 
 # %%
 def show(steps=step_counts[-1], guidance=1.0):
-    frames = recs[steps] if guidance == 1.0 or steps != step_counts[-1] else by_w[guidance]
-    fig = fz.viz.compare_clips({"source": ex.frames, f"{steps} steps, w={guidance}": frames}); plt.show()
+    guided = steps == step_counts[-1]  # guided reconstructions were computed for the longest inversion only
+    frames = by_w[guidance] if guided else recs[steps]
+    label = f"{steps} steps, w={guidance if guided else 1.0}" + ("" if guided or guidance == 1.0 else
+                                                                 f" (w={guidance}: {step_counts[-1]} steps only)")
+    fig = fz.viz.compare_clips({"source": ex.frames, label: frames}); plt.show()
 
 widgets.interact(show, steps=widgets.Dropdown(options=step_counts, value=step_counts[-1]),
                  guidance=widgets.SelectionSlider(options=guidances, value=1.0));
