@@ -33,31 +33,9 @@ export FATEZERO_LAB_OUT="$scratch/outputs"  # the gallery's videos
 # jupyter/nbclient#312: a kernel's reply can sit unseen in jupyter_client's asyncio zmq poll until the poll's timeout
 # (nbmake's 300 s), most often after a cell whose widget displays output; the cell then passes, 300 s late. Measured
 # here with notebooks that end in an ipywidgets interact: 1 in 2 runs stalled, 0 in 8 with the poll below, which
-# waits in slices of at most 1 s (a plugin for the notebook runs only, written to the scratch folder).
+# waits in slices of at most 1 s (scripts/zmq_poll_slices.py, a pytest plugin for the notebook runs only).
 mkdir -p "$scratch/plugins"
-cat > "$scratch/plugins/zmq_poll_slices.py" <<'PY'
-"""Poll kernel channels in slices of at most 1 s, so that a message is seen within 1 s of arriving."""
-import time
-from queue import Empty
-
-from jupyter_client.channels import AsyncZMQSocketChannel
-
-_get_msg = AsyncZMQSocketChannel.get_msg
-
-
-async def get_msg(self, timeout=None):
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        left = 1.0 if deadline is None else min(1.0, max(0.0, deadline - time.monotonic()))
-        try:
-            return await _get_msg(self, timeout=left)
-        except Empty:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise
-
-
-AsyncZMQSocketChannel.get_msg = get_msg
-PY
+cp scripts/zmq_poll_slices.py "$scratch/plugins/"
 # A learner moves the widgets: scripts/widget_sweep.py, an IPython startup file of the notebook kernels, calls every
 # ipywidgets.interact callback again with each other value of each control (options; slider ends), so that a value
 # that breaks a figure fails the notebook here.
