@@ -5,12 +5,16 @@ jupyter/nbclient#312: a kernel's reply can sit unseen in jupyter_client's asynci
 (nbmake's 300 s), most often after a cell whose widget displays output; the cell then passes, 300 s late. Loaded
 with ``-p zmq_poll_slices`` from a folder on PYTHONPATH; not part of the library.
 """
+import inspect
 import time
 from queue import Empty
 
-from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client import channels
 
-_get_msg = AsyncZMQSocketChannel.get_msg
+# jupyter_client 8 names the asyncio channel AsyncZMQSocketChannel; in 7.x (Colab's 7.4.9) ZMQSocketChannel is it
+Channel = getattr(channels, "AsyncZMQSocketChannel", None) or channels.ZMQSocketChannel
+assert inspect.iscoroutinefunction(Channel.get_msg), f"{Channel.__name__}.get_msg is not async: nothing to patch"
+_get_msg = Channel.get_msg
 
 
 async def get_msg(self, timeout=None):
@@ -24,4 +28,4 @@ async def get_msg(self, timeout=None):
                 raise
 
 
-AsyncZMQSocketChannel.get_msg = get_msg
+Channel.get_msg = get_msg
