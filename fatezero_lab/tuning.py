@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from .models import FateZeroPipeline, as_pipeline
 
 TRAINABLE_PATTERNS = (r"\.attn1\.to_q\.", r"\.attn2\.to_q\.")
+PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what denoising_target can train towards
 
 
 class TemporalAttention(nn.Module):
@@ -115,7 +116,7 @@ def denoising_target(prediction_type: str, z0: torch.Tensor, eps: torch.Tensor, 
     if prediction_type == "sample":
         return z0
     raise ValueError(f"scheduler prediction_type={prediction_type!r} is not supported by one-shot tuning "
-                     "(expected 'epsilon', 'v_prediction' or 'sample')")
+                     f"(expected one of {PREDICTION_TYPES})")
 
 
 def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, seed: int = 0, temporal=True,
@@ -143,7 +144,9 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
     prediction_type = pipe.scheduler.config.get("prediction_type", "epsilon")
-    denoising_target(prediction_type, torch.zeros(1), torch.zeros(1), torch.tensor(0.5))  # unsupported: fail now
+    if prediction_type not in PREDICTION_TYPES:
+        raise ValueError(f"scheduler prediction_type={prediction_type!r} is not supported by one-shot tuning "
+                         f"(expected one of {PREDICTION_TYPES})")
     import time
 
     t0 = time.time()
@@ -175,29 +178,31 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     control = AttentionControl(len(z0), temporal, tuple(z0.shape[-2:]), temporal_layers=pipe.temporal_layers)
     report = TuneReport(steps=steps, trainable=names + [f"temporal.{k}" for k in mods.keys()])
     unet.train()
-    with attention_control(unet, control):
-        for _ in tqdm(range(steps), desc="one-shot tuning", disable=not progress, leave=False):
-            # 1. one timestep for the whole clip, fresh noise per frame
-            t = int(torch.randint(0, len(acp), (1,), generator=g))
-            eps = torch.randn(z0.shape, generator=g).to(z0)  # (F, 4, h, w)
-            zt = acp[t].sqrt() * z0 + (1 - acp[t]).sqrt() * eps
-            target = denoising_target(prediction_type, z0, eps, acp[t])
-            # 2. denoising loss (autocast in the UNet's dtype when mixed), gradients only into to_q and temporal layers
-            with torch.autocast(device_type, dtype=dtype, enabled=mixed):
-                pred = unet(zt, t, encoder_hidden_states=emb).sample  # (F, 4, h, w)
-            loss = F.mse_loss(pred.float(), target.float())
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            report.losses.append(loss.item())
-    if checkpointing:
-        unet.disable_gradient_checkpointing()
-    unet.eval()
-    unet.requires_grad_(False)
-    mods.requires_grad_(False)
-    for p in params:
-        p.data = p.data.to(dtype)  # back to the UNet's dtype for inference
+    try:
+        with attention_control(unet, control):
+            for _ in tqdm(range(steps), desc="one-shot tuning", disable=not progress, leave=False):
+                # 1. one timestep for the whole clip, fresh noise per frame
+                t = int(torch.randint(0, len(acp), (1,), generator=g))
+                eps = torch.randn(z0.shape, generator=g).to(z0)  # (F, 4, h, w)
+                zt = acp[t].sqrt() * z0 + (1 - acp[t]).sqrt() * eps
+                target = denoising_target(prediction_type, z0, eps, acp[t])
+                # 2. denoising loss (autocast in the UNet's dtype when mixed); gradients into to_q and temporal layers
+                with torch.autocast(device_type, dtype=dtype, enabled=mixed):
+                    pred = unet(zt, t, encoder_hidden_states=emb).sample  # (F, 4, h, w)
+                loss = F.mse_loss(pred.float(), target.float())
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                report.losses.append(loss.item())
+    finally:  # even after an error or Ctrl-C: an inference-ready UNet (with copy_pipe=False it is the caller's)
+        if checkpointing:
+            unet.disable_gradient_checkpointing()
+        unet.eval()
+        unet.requires_grad_(False)
+        mods.requires_grad_(False)
+        for p in params:
+            p.data = p.data.to(dtype)  # back to the UNet's dtype for inference
     report.seconds = time.time() - t0
     pipe.tuned_on = prompt
     return pipe, report

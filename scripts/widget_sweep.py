@@ -12,7 +12,6 @@ in the widget's output area). The extra calls' figures and prints are captured a
 import ipywidgets
 
 _interact = ipywidgets.interact
-SWEEP_CALLS = []  # (callback name, control, value) of every extra call, for a look in a debugging session
 
 
 def _alternatives(control) -> list:
@@ -38,7 +37,6 @@ def _swept(*args, **kwargs):
     base = dict(widget.kwargs)  # the values the widget started with
     for control in widget.kwargs_widgets:
         for value in _alternatives(control):
-            SWEEP_CALLS.append((getattr(fn, "__name__", "?"), control._kwarg, value))
             with capture_output():
                 fn(**{**base, control._kwarg: value})
             try:
