@@ -24,6 +24,7 @@ from .prompts import TAILS
 
 CROSS_MODES = ("auto", "replace", "refine")
 NORMALISATIONS = ("max", "minmax")
+UNCONDITIONALS = ("empty", "source")  # FateZeroConfig.unconditional
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ class FateZeroConfig:
     """The settings of one edit (the inversion's own settings — steps, temporal — must match; checked in edit())."""
 
     guidance: float = 7.5  # classifier-free guidance scale w of the edit (inversion uses none)
+    unconditional: str = "empty"  # what the guided loop's unconditional rows read: "empty" (τ(""), the paper) or
+    #   "source" (negative-prompt inversion, Miyake et al. 2023, beyond the paper: τ(source prompt), a free stand-in
+    #   for null-text inversion's tuned ∅ — guidance then scales ε(target) − ε(source)); see editing.guided_context
     fuse_cross: bool = True  # Attention Blending Block, cross part: reuse the source cross-attention for shared words
     cross_replace_steps: float | tuple[float, float] | None = None  # fraction of edit steps (or [start, end)) fused;
     #   None = model default (reference and SD: 0.8; a model folder may ship a measured value: ModelDefaults)
@@ -134,6 +138,9 @@ class FateZeroConfig:
         """Check every field (without changing any); raise ValueError naming the field and what was expected."""
         if not isinstance(self.guidance, (int, float)) or isinstance(self.guidance, bool) or not 0 <= self.guidance <= 50:
             raise ValueError(f"guidance must be a number in [0, 50], got {self.guidance!r}")
+        if self.unconditional not in UNCONDITIONALS:
+            raise ValueError(f"unconditional must be one of {list(UNCONDITIONALS)} (\"source\": negative-prompt "
+                             f"inversion), got {self.unconditional!r}")
         if self.latent_blend_mode not in ("reference", "aligned"):
             raise ValueError(f"latent_blend_mode must be 'reference' or 'aligned', got {self.latent_blend_mode!r}")
         if self.alignment_prompt is not None and not isinstance(self.alignment_prompt, str):

@@ -219,11 +219,12 @@ class EditControl(AttentionControl):
 
 
 def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: bool,
-                         prompt: str | None = None) -> AttentionStore:
+                         prompt: str | None = None, unconditional: str = "empty") -> AttentionStore:
     """The prompt-to-prompt way: record the source attention while *reconstructing* from z_T with the source prompt
     (guided like the edit) — the ablation FateZero's inversion attention is compared against.
 
     ``prompt``: the source prompt of this pass (the edit's ``alignment_prompt``); None = the inversion prompt.
+    ``unconditional``: the edit's (see :func:`guided_context`).
     """
     pipe = as_pipeline(pipe)
     src = inversion.store
@@ -236,7 +237,8 @@ def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: 
     control = RecordControl(n, src.temporal, tuple(z.shape[-2:]), src.max_side, keep=keep, rows=slice(n, 2 * n),
                             temporal_layers=pipe.temporal_layers)
     sched = ddim_scheduler(pipe, inversion.steps)
-    latents = ddim_loop(pipe, z, sched, guided_context(pipe, inversion, cond), control, guidance, progress,
+    context = guided_context(pipe, inversion, cond, unconditional)  # (2F, tokens, dim), or one per step
+    latents = ddim_loop(pipe, z, sched, context, control, guidance, progress,
                         "reconstruction (source attention)")  # steps + 1 latents: the last is this pass's z_0
     return AttentionStore(prompt=prompt, tokens=tokens(pipe, prompt), n_frames=n, temporal=src.temporal,
                           tokenizer=src.tokenizer, cache=keep, max_side=src.max_side, order="forward",
@@ -244,14 +246,25 @@ def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: 
                           embedding=embedding, defaults=src.defaults, data=control.recorded)
 
 
-def guided_context(pipe, inversion: Inversion, cond: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-    """[uncond | cond] for the guided loop, (2F, tokens, dim): ∅ = τ(""), or with null-text inversion one context
-    per step with that step's tuned ∅_i."""
+def guided_context(pipe, inversion: Inversion, cond: torch.Tensor,
+                   unconditional: str = "empty") -> torch.Tensor | list[torch.Tensor]:
+    """[uncond | cond] for the guided loop, (2F, tokens, dim). The guided prediction is
+
+        ε̂ = ε_θ(z, t, u) + w · (ε_θ(z, t, p) − ε_θ(z, t, u))
+
+    with u = ∅ = τ("") (``unconditional="empty"``, the paper), u = ∅_i, the step's tuned embedding of a null-text
+    inversion (one context per step), or u = τ(p_src), the inversion prompt's embedding (``"source"``: negative-prompt
+    inversion, Miyake et al. 2023). With u = τ(p_src) the source prompt's guided step *is* the inversion's unguided
+    one at every w, so w scales only what the target prompt changes, ε(p_tgt) − ε(p_src) — null-text inversion's
+    aim without its optimisation (Miyake et al. argue that the tuned ∅_i approach τ(p_src)).
+    """
     n = len(cond)
     nt = inversion.null_text
-    if nt is None:
-        return torch.cat([encode_prompt(pipe, "").expand(n, -1, -1), cond])
-    return [torch.cat([nt.uncond(i, n).to(cond), cond]) for i in range(inversion.steps)]
+    if nt is not None:
+        return [torch.cat([nt.uncond(i, n).to(cond), cond]) for i in range(inversion.steps)]
+    if unconditional == "source":
+        return torch.cat([encode_prompt(pipe, inversion.prompt).to(cond).expand(n, -1, -1), cond])  # (2F, tokens, dim)
+    return torch.cat([encode_prompt(pipe, "").expand(n, -1, -1), cond])
 
 
 def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig | None = None,
@@ -277,6 +290,10 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
                          f"mask maps of the model's default mask layers only; leave mask_layers='auto' or invert "
                          f"with cache='inputs' or 'maps'")
     nt = inversion.null_text
+    if nt is not None and cfg.unconditional != "empty":
+        raise ValueError(f"unconditional={cfg.unconditional!r} replaces the unconditional embedding, but this inversion "
+                         f"carries null-text embeddings that replace it already: use one of them (unconditional="
+                         f"'empty' with this inversion, or invert without null_text)")
     if nt is not None and cfg.guidance != nt.config.guidance:
         import warnings
 
@@ -317,9 +334,11 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     cfg, n = plan.cfg, inversion.store.n_frames
     # 1. the source attention: the inversion's (FateZero) or a reconstruction pass's (prompt-to-prompt)
     store = (inversion.store if cfg.use_inversion_attention
-             else reconstruction_store(pipe, inversion, cfg.guidance, progress, cfg.alignment_prompt))
+             else reconstruction_store(pipe, inversion, cfg.guidance, progress, cfg.alignment_prompt,
+                                       cfg.unconditional))
     # 2. denoise from z_T with [uncond | target] guidance; the control is the Attention Blending Block
-    context = guided_context(pipe, inversion, encode_prompt(pipe, target_prompt).expand(n, -1, -1))  # (2F, tokens, dim)
+    context = guided_context(pipe, inversion, encode_prompt(pipe, target_prompt).expand(n, -1, -1),
+                             cfg.unconditional)  # (2F, tokens, dim), or one per step
     control = EditControl(store, plan, tuple(inversion.z_T.shape[-2:]), inversion.steps,
                           temporal_layers=pipe.temporal_layers)
     z = ddim_loop(pipe, inversion.z_T.clone(), ddim_scheduler(pipe, inversion.steps), context, control,

@@ -16,6 +16,7 @@
 # - why guided sampling from a plain DDIM inversion does not give the clip back, even with the source prompt
 # - null-text inversion (Mokady et al., CVPR 2023): tune the unconditional embedding of every step so that it does
 # - what that changes in a FateZero edit, and what it costs
+# - its free approximation, negative-prompt inversion (Miyake et al., 2023): the source prompt as the unconditional input
 #
 # **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
 #
@@ -64,19 +65,28 @@ tuned.null_text  # how far each step's guided update lands from the inversion, a
 # The drift and the fix, with the source prompt at the edit's guidance $w = 7.5$: plain DDIM from the plain $z_T$, and the same from the tuned inversion (its $\varnothing_i$ in the unconditional rows).
 
 # %%
+npi_z0 = fz.sample(pipe, plain.z_T, ex.source, steps=STEPS, guidance=7.5, negative_prompt=ex.source,
+                   temporal=plain.temporal, progress=False)  # u = τ(p_src): the guided step is the unguided one
 recs = {"plain inversion, w=7.5": fz.reconstruct(pipe, plain, guidance=7.5, progress=False),
-        "null-text inversion, w=7.5": fz.reconstruct(pipe, tuned, progress=False)}
+        "null-text inversion, w=7.5": fz.reconstruct(pipe, tuned, progress=False),
+        "negative-prompt, w=7.5": fz.decode_latents(pipe, npi_z0)}
 for k, r in recs.items():
     print(f"{k:28} PSNR to the source {fz.psnr(r, ex.frames):6.2f} dB, mean brightness {r.mean():.3f} "
           f"(source {ex.frames.mean():.3f})")
 fig = fz.viz.compare_clips({"source": ex.frames, **recs}, title="reconstruction with guidance"); plt.show()
 
 # %% [markdown]
-# The same FateZero edit from both inversions (every fusion setting identical):
+# The same FateZero edit from both inversions (every fusion setting identical), and from the plain inversion with the
+# source prompt as the unconditional input (`unconditional="source"`, no tuning at all). With $u = \tau(p_{src})$,
+# $\hat\epsilon = \epsilon_\theta(z_t, t, p_{src}) + w\,(\epsilon_\theta(z_t, t, p_{tgt}) - \epsilon_\theta(z_t, t, p_{src}))$:
+# the source prompt's guided step *is* the unguided one (the reconstruction above is exact), and $w$ scales only what
+# the target prompt changes — so it acts more strongly than with $\varnothing$ (on the toy, $w = 5$ does what 7.5 did).
 
 # %%
 edits = {"from the plain inversion": fz.edit(pipe, plain, ex.target, ex.config).frames,
-         "from the null-text inversion": fz.edit(pipe, tuned, ex.target, ex.config).frames}
+         "from the null-text inversion": fz.edit(pipe, tuned, ex.target, ex.config).frames,
+         "negative-prompt, w=5": fz.edit(pipe, plain, ex.target, ex.config, unconditional="source",
+                                         guidance=5.0).frames}
 scores = {k: ex.scores(e) for k, e in edits.items()}
 for k, s in scores.items():
     print(f"{k:30} " + "  ".join(f"{m} {v:6.2f}" for m, v in s.items()))
@@ -84,18 +94,20 @@ print(ex.missing)
 fig = fz.viz.compare_clips(ex.clips(edits), title=ex.title); plt.show()
 
 # %% [markdown]
-# Move the widget: which inversion, and reconstruction or edit. The embeddings are tuned for one guidance; `fz.edit` warns when an edit runs at another.
+# Move the widget: which inversion, and reconstruction or edit. The null-text embeddings are tuned for one guidance; `fz.edit` warns when an edit runs at another.
 
 # %%
 shown = {("plain", "reconstruction"): recs["plain inversion, w=7.5"], ("plain", "edit"): edits["from the plain inversion"],
          ("null-text", "reconstruction"): recs["null-text inversion, w=7.5"],
-         ("null-text", "edit"): edits["from the null-text inversion"]}
+         ("null-text", "edit"): edits["from the null-text inversion"],
+         ("negative-prompt", "reconstruction"): recs["negative-prompt, w=7.5"],
+         ("negative-prompt", "edit"): edits["negative-prompt, w=5"]}
 
 
 def show(inversion="null-text", view="edit"):
     fz.video.show({f"{view}, {inversion} inversion": shown[inversion, view], ex.reference_name: ex.reference})
 
-widgets.interact(show, inversion=["plain", "null-text"], view=["edit", "reconstruction"]);
+widgets.interact(show, inversion=["plain", "null-text", "negative-prompt"], view=["edit", "reconstruction"]);
 
 # %% [markdown]
-# **What it costs**: every step runs `iterations` forward *and* backward passes of the UNet on top of the inversion (on the toy, 8 frames and 50 steps on a 2-core CPU: 10 s for the plain inversion, about 2 min with 2 Adam steps per step, 4 min with 10). **What it changes in the paper's story**: with null-text inversion the reconstruction pass retraces the inversion, so prompt-to-prompt's *reconstruction* attention becomes the inversion's — FateZero's key ablation (notebook 05) is a statement about plain DDIM inversion. The reference FateZero does not use it; `fatezero_lab` keeps the paper's behaviour as the default.
+# **What it costs**: every step runs `iterations` forward *and* backward passes of the UNet on top of the inversion (on the toy, 8 frames and 50 steps on a 2-core CPU: 10 s for the plain inversion, about 2 min with 2 Adam steps per step, 4 min with 10). **What it changes in the paper's story**: with null-text inversion the reconstruction pass retraces the inversion, so prompt-to-prompt's *reconstruction* attention becomes the inversion's — FateZero's key ablation (notebook 05) is a statement about plain DDIM inversion. Negative-prompt inversion costs nothing (one more prompt encoding) and, on the toy's four colour edits, removes every broken frame at $w = 5$ (docs/toy_edit_quality.md, section 6d) — but it guides only by the *difference* of two prompts, so where that difference reaches the background (the text encoder is causal: every token after the changed word differs) $w$ amplifies it too. The reference FateZero uses neither; `fatezero_lab` keeps the paper's behaviour as the default.
