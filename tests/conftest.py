@@ -27,6 +27,24 @@ def tiny_config():
 
 
 @pytest.fixture(scope="session")
+def pipe64(tiny_config):
+    """The tiny random-weight pipeline in float64: exactness tests (rounding cannot pass for a bug)."""
+    from fatezero_lab.toyworld.model import build_pipeline
+
+    pipe = build_pipeline(tiny_config, seed=0).to(dtype=torch.float64)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+@pytest.fixture(scope="session")
+def clip():
+    """A 2-frame toy clip of "a red circle on grass" (seed 1)."""
+    import fatezero_lab as fz
+
+    return fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
+
+
+@pytest.fixture(scope="session")
 def tiny_pipe(tiny_config):
     """A random-weight toy-layout pipeline (fast), fp32 on CPU, DDIM scheduler with steps_offset=1."""
     from fatezero_lab.toyworld.model import build_pipeline

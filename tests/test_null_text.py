@@ -10,20 +10,6 @@ import fatezero_lab as fz
 from fatezero_lab.null_text import NullTextConfig
 
 
-@pytest.fixture(scope="module")
-def pipe64(tiny_config):
-    from fatezero_lab.toyworld.model import build_pipeline
-
-    pipe = build_pipeline(tiny_config, seed=0).to(dtype=torch.float64)  # fp64: rounding cannot pass for a bug
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
-
-
 def _guided_z0(pipe, inv, null_text):
     return fz.sample(pipe, inv.z_T, inv.prompt, steps=inv.steps, guidance=5.0, temporal=inv.temporal,
                      progress=False, null_text=null_text)

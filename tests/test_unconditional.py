@@ -13,20 +13,6 @@ import fatezero_lab as fz
 from fatezero_lab.editing import guided_context
 
 
-@pytest.fixture(scope="module")
-def pipe64(tiny_config):
-    from fatezero_lab.toyworld.model import build_pipeline
-
-    pipe = build_pipeline(tiny_config, seed=0).to(dtype=torch.float64)  # fp64: rounding cannot pass for a bug
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return fz.toyworld.clip("a red circle on grass", frames=2, seed=1)
-
-
 def test_guided_context_rows(pipe64, clip):
     inv = fz.invert(pipe64, clip.frames, clip.caption, steps=2, cache="maps", progress=False)
     cond = fz.encode_prompt(pipe64, "a blue circle on grass").expand(2, -1, -1)  # (F, tokens, dim)
