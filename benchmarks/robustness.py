@@ -127,7 +127,7 @@ def main(argv=None) -> int:
                 truth = clip.edited(case.target)
                 inv_kw, kw = edit_kwargs(knob, value, case)
                 kw = {"guidance": args.guidance, "unconditional": args.unconditional, **kw}
-                if args.null_text and "guidance" in kw:  # ∅ is tuned for one guidance: tune it for this one
+                if args.null_text:  # ∅ is tuned for one guidance: an inversion per guidance
                     inv_kw["null_text_guidance"] = kw["guidance"]
                 key = (ci, json.dumps(inv_kw, sort_keys=True, default=str))
                 if key not in inversions:

@@ -80,7 +80,8 @@ fig = fz.viz.compare_clips({"source": ex.frames, **recs}, title="reconstruction 
 # source prompt as the unconditional input (`unconditional="source"`, no tuning at all). With $u = \tau(p_{src})$,
 # $\hat\epsilon = \epsilon_\theta(z_t, t, p_{src}) + w\,(\epsilon_\theta(z_t, t, p_{tgt}) - \epsilon_\theta(z_t, t, p_{src}))$:
 # the source prompt's guided step *is* the unguided one (the reconstruction above is exact), and $w$ scales only what
-# the target prompt changes — so it acts more strongly than with $\varnothing$ (on the toy, $w = 5$ does what 7.5 did).
+# the target prompt changes — so the same $w$ acts more strongly than with $\varnothing$ (on the toy's colour edits
+# $w = 5$ works best: docs/toy_edit_quality.md, section 6d).
 
 # %%
 edits = {"from the plain inversion": fz.edit(pipe, plain, ex.target, ex.config).frames,
