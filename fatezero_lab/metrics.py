@@ -103,6 +103,24 @@ def flicker(edit: np.ndarray, truth: np.ndarray) -> float:
     return float(d_edit - d_true)
 
 
+def temporal_error(edit: np.ndarray, reference: np.ndarray) -> float:
+    """Temporal-difference error: how far the edit's frame-to-frame change is from the reference's (0 = moves exactly
+    as the reference does; an edit that only recolours keeps it near 0, a boiling texture or a jumping object does not):
+
+        E_tem = 1/(F−1) · Σ_f mean_pixels |(x̂_{f+1} − x̂_f) − (x_{f+1} − x_f)|
+
+    with x̂ the edit and x the reference (the toy's ground truth; for a real clip the source, whose motion an edit
+    should keep). Unlike :func:`flicker` it is not signed, so an edit steadier than the truth in one place and
+    jumpier in another does not cancel out. Frames (F, H, W, 3) in [0, 1].
+    """
+    edit, reference = np.asarray(edit, np.float64), np.asarray(reference, np.float64)
+    if edit.shape != reference.shape:
+        raise ValueError(f"edit {edit.shape} and reference {reference.shape} must have the same (F, H, W, 3) shape")
+    if len(edit) < 2:
+        return 0.0
+    return float(np.abs(np.diff(edit, axis=0) - np.diff(reference, axis=0)).mean())
+
+
 def edit_accuracy(edit: np.ndarray, target_caption: str) -> float:
     """Fraction of frames the judge reads as exactly ``target_caption`` (colours, shapes and background)."""
     return float(np.mean([_judge.judge(f).matches(target_caption) for f in edit]))
@@ -129,6 +147,7 @@ def toy_edit_metrics(edit: np.ndarray, source_clip, truth_clip, obj: int = 0, ba
         "kept_psnr": kept,
         "centroid_px": centroid_error(edit, truth_clip.masks[:, obj], colour),
         "flicker": flicker(edit, truth_clip.frames),
+        "temporal_error": temporal_error(edit, truth_clip.frames),
         "accuracy": edit_accuracy(edit, truth_clip.caption),
     }
 

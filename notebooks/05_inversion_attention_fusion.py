@@ -18,7 +18,7 @@
 #
 # **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
 #
-# *Full mode with the toy model: 48 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
+# *Full mode with the toy model: 49 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -48,9 +48,12 @@ lab
 
 # %% [markdown]
 # Three edits of the same inverted clip: (a) plain DDIM from $z_T$ with the target prompt and no fusion; (b) fusing attention recorded while *reconstructing* from $z_T$ (prompt-to-prompt); (c) fusing the *inversion's* attention (FateZero).
+#
+# The toy clip is a blue triangle on snow under a panning camera, edited to red (one of the benchmark's colour edits). On the quickstart's red → blue circle the numbers also rank (c) first, but guided sampling darkens every variant's frames there (notebook 11 shows that drift and two fixes), which hides the lesson; here the frames show it: (a) draws the triangle where the target prompt alone puts it, sometimes twice; (b) replays attention from a guided reconstruction that has already drifted, and a second triangle appears where the source has none; (c) keeps one triangle in place in every frame.
 
 # %%
-ex = lab.example("a red circle on grass", "a blue circle on grass", blend_words=[], motion="left_to_right", seed=0)
+ex = lab.example("a blue triangle on snow", "a red triangle on snow", blend_words=[], motion="right_to_left", seed=2,
+                 camera="pan")
 inv = fz.invert(pipe, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal)
 variants = {"(a) no fusion": dict(fuse_cross=False, fuse_self=False),
             "(b) reconstruction attention": dict(use_inversion_attention=False),

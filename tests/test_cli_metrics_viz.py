@@ -11,7 +11,7 @@ import pytest
 
 import fatezero_lab as fz
 from fatezero_lab.__main__ import main, new_output_folder
-from fatezero_lab.metrics import background_psnr, centroid_error, flicker, toy_edit_metrics
+from fatezero_lab.metrics import background_psnr, centroid_error, flicker, temporal_error, toy_edit_metrics
 
 
 def test_demo_writes_outputs_and_never_overwrites(tiny_folder, tmp_path, capsys):
@@ -53,6 +53,24 @@ def test_metrics_on_exact_ground_truth():
     assert flicker(np.clip(noisy, 0, 1), truth.frames) > 0.01
     assert centroid_error(truth.frames, truth.masks[:, 0], "blue") < 1.0
     assert background_psnr(clip.frames, clip.frames, clip.masks) > 90
+
+
+def test_temporal_error_measures_motion_the_truth_does_not_have():
+    clip = fz.toyworld.clip("a red circle on grass", frames=4, seed=0)
+    truth = clip.edited("a blue circle on grass")
+    assert temporal_error(truth.frames, truth.frames) == 0.0
+    assert temporal_error(np.clip(truth.frames + 0.1, 0, 1), truth.frames) < 0.01  # a steady offset is no flicker
+    jumpy = truth.frames.copy()
+    jumpy[1::2] = truth.frames[0]  # every other frame jumps back to frame 0
+    assert temporal_error(jumpy, truth.frames) > 0.005
+    # the signed flicker can miss it: an edit frozen on frame 0 is "steadier than the truth" (negative flicker),
+    # but every frame after the first differs from how the truth moves
+    frozen = np.repeat(truth.frames[:1], 4, axis=0)
+    assert flicker(frozen, truth.frames) < 0 < temporal_error(frozen, truth.frames)
+    assert toy_edit_metrics(truth.frames, clip, truth)["temporal_error"] == 0.0
+    assert temporal_error(truth.frames[:1], truth.frames[:1]) == 0.0
+    with pytest.raises(ValueError, match="same"):
+        temporal_error(truth.frames[:3], truth.frames)
 
 
 def test_figures(tiny_pipe):
