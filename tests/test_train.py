@@ -26,6 +26,9 @@ def test_quick_training_run_exports_a_loadable_pipeline(tmp_path):
     # ... also with the binding loss switched on (logged beside the localisation loss)
     train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "4", "--bind-weight", "0.1"])
     assert "bind(50)" in (run / "log.txt").read_text()
+    # ... and with the coverage loss
+    train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "5", "--cover-weight", "0.1"])
+    assert "cover(50)" in (run / "log.txt").read_text()
 
 
 def test_binding_loss_rewards_object_pixels_that_read_their_own_words():
@@ -48,6 +51,28 @@ def test_binding_loss_rewards_object_pixels_that_read_their_own_words():
     assert abs(bad - (-torch.log(torch.tensor(0.05 / 0.6)).item())) < 1e-4
 
 
+def test_coverage_loss_is_zero_for_a_map_spread_over_the_whole_object():
+    """Object = top-left quarter of a 4x4 grid: "red" spread evenly over its 4 cells -> KL 0; piled on one of them
+    (0.7, 0.1, 0.1, 0.1) -> KL(uniform || that) > 0. The localisation loss sees no difference: all the mass is inside."""
+    from fatezero_lab.toyworld.model import build_tokenizer
+
+    tok = build_tokenizer(16)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[0, 0, :2, :2] = 1
+    region, weight, _ = train.word_targets(tok, ["a red circle on grass"], mask, 16)
+    weight = weight * (torch.arange(16) == 2)  # only "red" is scored
+    cells = [0, 1, 4, 5]  # the object's cells, row-major
+    spread = torch.full((1, 1, 16, 16), 1e-12)  # (B, heads, pixels, tokens)
+    spread[0, 0, cells, 2] = 0.25
+    peaked = torch.full((1, 1, 16, 16), 1e-12)
+    peaked[0, 0, cells, 2] = torch.tensor([0.7, 0.1, 0.1, 0.1])
+    expected = sum(0.25 * torch.log(torch.tensor(0.25 / p)) for p in (0.7, 0.1, 0.1, 0.1))
+    assert abs(train.coverage_loss([((4, 4), spread)], region, weight).item()) < 1e-5
+    assert abs(train.coverage_loss([((4, 4), peaked)], region, weight).item() - expected.item()) < 1e-5
+    for probs in (spread, peaked):
+        assert abs(train.localisation_loss([((4, 4), probs)], region, weight).item()) < 1e-5
+
+
 def test_train_config_validation():
     import pytest
 
@@ -55,6 +80,8 @@ def test_train_config_validation():
         train.TrainConfig(unet_steps=0)
     with pytest.raises(ValueError, match="empty_caption"):
         train.TrainConfig(empty_caption=1.5)
+    with pytest.raises(ValueError, match="cover_weight"):
+        train.TrainConfig(cover_weight=-0.1)
 
 
 def test_word_targets_point_each_word_at_its_region():
