@@ -53,7 +53,8 @@ def test_binding_loss_rewards_object_pixels_that_read_their_own_words():
 
 def test_coverage_loss_is_zero_for_a_map_spread_over_the_whole_object():
     """Object = top-left quarter of a 4x4 grid: "red" spread evenly over its 4 cells -> KL 0; piled on one of them
-    (0.7, 0.1, 0.1, 0.1) -> KL(uniform || that) > 0. The localisation loss sees no difference: all the mass is inside."""
+    (0.7, 0.1, 0.1, 0.1) -> KL(uniform || that) > 0. The localisation loss sees no difference: all the mass is
+    inside."""
     from fatezero_lab.toyworld.model import build_tokenizer
 
     tok = build_tokenizer(16)

@@ -629,7 +629,8 @@ class _UnetStage(Stage):
 
     def train_step(self, step: int, total: int) -> None:
         """L = min(SNR(t), γ)/SNR(t) · ||ε − ε_θ(√ᾱ_t z₀ + √(1−ᾱ_t) ε, t, τ(caption))||²
-        (+ λ_loc · L_loc + λ_cov · L_cov + λ_bind · L_bind on the captured cross-attention), then the EMA of the weights."""
+        (+ λ_loc · L_loc + λ_cov · L_cov + λ_bind · L_bind on the captured cross-attention), then the EMA of the
+        weights."""
         cfg, dev, gen, batch = self.cfg, self.dev, self.gen, self.cfg.unet_batch
         # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance (random numbers drawn on the CPU
         #    from one seeded generator, so a run is the same on any device)
