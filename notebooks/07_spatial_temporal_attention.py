@@ -84,20 +84,24 @@ if not ex.has_ground_truth:
 
 # %% [markdown]
 # **What the toy can show, and what it cannot.** On this toy model the paper's claim 3 does not show by eye. Measured
-# by `benchmarks/temporal.py` (one clip per edit kind, 8 frames, 50 steps; `docs/toy_edit_quality.md`, section 8):
+# by `benchmarks/temporal.py` (seven clips of the benchmark suite, 8 frames, 50 steps; `docs/toy_edit_quality.md`,
+# section 8):
 #
-# - With FateZero's fusion, spatial-temporal attention changes the edited frames by almost nothing: 35–47 dB PSNR
-#   between the edits with and without it on five of six clips. The largest gain is this clip's: the new grass
-#   changes 17 % less from frame to frame where it should stay still (18.1 → 15.0 × 10⁻³ mean absolute change) —
-#   a number, not something you can see in the frames above.
-# - What does flicker in the toy is the object's *placement* when nothing is fused (the dashed lines, and the
-#   colour edits of notebook 05: 3–5× the temporal error of a fused edit). On this model the colour word's
-#   cross-attention places the object, and shared self-attention keys/values do not move it back.
+# - With FateZero's fusion, spatial-temporal attention changes the edited frames by almost nothing: 32–48 dB PSNR
+#   between the edits with and without it, on every clip. The largest gain is this clip's: temporal-difference
+#   error 0.0231 → 0.0200 (−13 %); where the truth stays still, the new grass changes 17 % less from frame to frame
+#   (18.1 → 15.0 × 10⁻³ mean absolute change) — a number, not something you can see in the frames above.
+# - What does flicker in the toy is the object's *placement* when nothing is fused: not in this background edit,
+#   whose object words do not change (the dashed lines sit with the others), but in the colour and two-object
+#   edits, at 2–4× the temporal error of a fused edit, with or without spatial-temporal attention. On this model the
+#   colour word's cross-attention places the object, and shared self-attention keys/values do not move it back.
 # - Why SD differs: an SD frame's new content (fur, foliage, brush strokes) is rich detail that a per-frame edit
-#   re-invents from slightly different latents, so it boils; the toy's new content is a flat colour or one of four
-#   smooth textures on a 16×16 latent, which comes out the same from similar latents with or without shared keys.
+#   re-invents from slightly different latents, so it can boil; the toy's new content is a flat colour or one of
+#   four smooth textures on a 16×16 latent, which comes out the same from similar latents with or without shared
+#   keys.
 #
-# In `sd` mode (a GPU, the paper's clip) the comparison above is the paper's: there the per-frame setting flickers.
+# In `sd` mode (a GPU, the paper's clip) the same cells compare the settings on Stable Diffusion, where the paper
+# reports that per-frame editing flickers.
 
 # %%
 def show(setting=list(results)[1]):
