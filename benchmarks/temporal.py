@@ -12,7 +12,7 @@ against the exact ground truth:
 - **vs off**: PSNR between the edit and the same edit with spatial-temporal attention off — how much the setting
   changes the frames at all (∞ = identical).
 
-    python benchmarks/temporal.py                    # 7 clips x 3 settings x 2 fusions, 50 steps (~14 min, 2 cores)
+    python benchmarks/temporal.py                    # 7 clips x 3 settings x 2 fusions, 50 steps (10 min on 2 cores)
     python benchmarks/temporal.py --steps 10 --clips 2
 
 Prints a markdown table and writes ``runs/temporal/temporal.json`` after every clip.
