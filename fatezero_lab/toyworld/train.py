@@ -506,15 +506,20 @@ def word_targets(tok, captions: list[str], masks: torch.Tensor, max_length: int)
     return targets_from_table(word_table(tok, captions, max_length), masks)
 
 
+def word_distributions(maps: list, region: torch.Tensor):
+    """Per captured layer: (Â, r), each (B, tokens, n) — Â[·, w] = A[·, w] / Σ_p A[p, w] each word's attention as a
+    distribution over the layer's n pixels (mean over heads), r each word's region pooled to that grid (in [0, 1])."""
+    for hw, probs in maps:
+        col = probs.mean(1).transpose(1, 2)  # (B, tokens, n)
+        yield col / col.sum(-1, keepdim=True).clamp_min(1e-8), F.adaptive_avg_pool2d(region, hw).flatten(2)
+
+
 def localisation_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """L_loc = − mean_{layers, words} log Σ_{p ∈ region(word)} Â[p, word], with Â[·, word] = A[·, word] / Σ_p A[p, word]
     (mean over heads): each word's attention, as a distribution over pixels, should fall on its own region —
     SD's "a word's map is near zero where the word is absent", taught with the renderer's masks."""
     losses = []
-    for hw, probs in maps:
-        col = probs.mean(1).transpose(1, 2)  # (B, tokens, n)
-        dist = col / col.sum(-1, keepdim=True).clamp_min(1e-8)
-        r = F.adaptive_avg_pool2d(region, hw).flatten(2)  # (B, tokens, n) coverage in [0, 1]
+    for dist, r in word_distributions(maps, region):
         inside = (dist * r).sum(-1).clamp_min(1e-6)  # (B, tokens)
         losses.append(-(inside.log() * weight).sum() / weight.sum().clamp_min(1.0))
     return torch.stack(losses).mean()
@@ -527,10 +532,7 @@ def coverage_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) -> tor
     0.66–0.95 of it inside the object but reach half their maximum on 12–33 % of the object's cells, and a source
     map replayed for a new word draws the new object that small (docs/toy_edit_quality.md, section 9)."""
     losses = []
-    for hw, probs in maps:
-        col = probs.mean(1).transpose(1, 2)  # (B, tokens, n)
-        dist = col / col.sum(-1, keepdim=True).clamp_min(1e-8)
-        r = F.adaptive_avg_pool2d(region, hw).flatten(2)  # (B, tokens, n) coverage in [0, 1]
+    for dist, r in word_distributions(maps, region):
         target = r / r.sum(-1, keepdim=True).clamp_min(1e-8)  # (B, tokens, n) uniform over the region
         kl = (target * (target.clamp_min(1e-8).log() - dist.clamp_min(1e-8).log())).sum(-1)  # (B, tokens)
         has = weight * (r.sum(-1) > 0)  # a region too small for this grid has no target here
