@@ -29,6 +29,10 @@ def test_quick_training_run_exports_a_loadable_pipeline(tmp_path):
     # ... and with the coverage loss
     train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "5", "--cover-weight", "0.1"])
     assert "cover(50)" in (run / "log.txt").read_text()
+    # ... scoring the background word too
+    train.main(["--quick", "--run", str(run), "--stage", "unet", "--unet-steps", "6", "--cover-weight", "0.1",
+                "--cover-words", "all"])
+    assert (run / "log.txt").read_text().count("cover(50)") >= 2
 
 
 def test_binding_loss_rewards_object_pixels_that_read_their_own_words():
@@ -83,6 +87,8 @@ def test_train_config_validation():
         train.TrainConfig(empty_caption=1.5)
     with pytest.raises(ValueError, match="cover_weight"):
         train.TrainConfig(cover_weight=-0.1)
+    with pytest.raises(ValueError, match="cover_words"):
+        train.TrainConfig(cover_words="background")
 
 
 def test_word_targets_point_each_word_at_its_region():

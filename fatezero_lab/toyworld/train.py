@@ -78,6 +78,8 @@ class TrainConfig:
     loc_weight: float = 0.05  # λ of the cross-attention localisation loss (0 = off; see localisation_loss)
     cover_weight: float = 0.0  # λ of the coverage loss: a word's map spread over its whole region (0 = off;
     #   see coverage_loss — the shipped maps sit on the object's core, and replayed they draw a smaller object)
+    cover_words: str = "objects"  # words the coverage loss scores: "objects" (colour and shape words, kind 1) or
+    #   "all" (the background word too: its region is the whole background; spreading it shifted background tints)
     loc_min_side: int = 8  # the loss applies to cross-attention layers whose query grid is at least this wide
     loc_max_t: int = 1000  # the localisation/binding losses apply to samples with timestep t below this (1000 = all)
     bind_weight: float = 0.0  # λ of the pixel-side binding loss (0 = off; see binding_loss)
@@ -101,6 +103,8 @@ class TrainConfig:
         for name in ("loc_weight", "cover_weight", "bind_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.cover_words not in ("objects", "all"):
+            raise ValueError(f"cover_words must be 'objects' or 'all', got {self.cover_words!r}")
         if not 0 < self.loc_max_t <= 1000:
             raise ValueError(f"loc_max_t must be in (0, 1000], got {self.loc_max_t}")
         if not 0 <= self.empty_caption < 1:
@@ -665,7 +669,8 @@ class _UnetStage(Stage):
                 self.loc_losses.append(loc.detach())
                 loss = loss + cfg.loc_weight * loc
             if cfg.cover_weight > 0:  # 4c. coverage: each word's map spread over its whole region
-                cover = coverage_loss(self.capture.maps, region, weight)
+                scored = weight * (kind == 1) if cfg.cover_words == "objects" else weight  # (B, tokens)
+                cover = coverage_loss(self.capture.maps, region, scored)
                 self.cover_losses.append(cover.detach())
                 loss = loss + cfg.cover_weight * cover
             if cfg.bind_weight > 0:  # 4d. pixel-side binding loss on the same maps
