@@ -16,10 +16,13 @@
 # fine-tunes of the shipped weights (localisation loss only below t = 600; on a CPU and on one H200):
 #   python -m fatezero_lab.toyworld.train --init-from fatezero_lab/toyworld/weights --run runs/ft --loc-max-t 600 ...
 # neither closed the gap's uniform 1-2 dB part (docs/toy_quality.md); a2355 stays shipped.
-# Next (issue 19, docs/toy_edit_quality.md section 9): the word maps sit on the object's core, so replayed they draw
-# the edited object too small; a 26-min CPU fine-tune with the coverage loss (--cover-weight 0.1) fixed the size and
-# every broken frame of the suite's colour edits but shifted background tints. Try it from scratch, object words only:
+# Next (issue 19, docs/toy_edit_quality.md sections 9-10): the word maps sit on the object's core, so replayed they
+# draw the edited object too small. CPU fine-tunes with the coverage loss (--cover-weight 0.1, every word or object
+# words only) fix the size and nearly every broken frame of the colour edits, but their maps spill past the object and
+# the background darkens (26.1 -> 23.8 dB); toy_quality B3/B5 fail. A control fine-tune without it keeps the
+# background. Next: coverage together with a penalty on mass outside the object, from scratch, e.g.
 #   EXTRA="--cover-weight 0.1" bash scripts/train_gpu.sh runs/cover
+# and judge it with `python benchmarks/model_candidates.py toy RUN/export` (13 suite cases, object areas).
 # Each stage fits its step count to its minutes (timed over steps 10-60), so the learning-rate schedules finish.
 # Pick a variant with `python benchmarks/toy_quality.py --model RUN/export` AND `benchmarks/engine_ablation.py --model
 # RUN/export` (copy the engine defaults -- cross_mode, cross_replace_steps -- into its toy_model.json first), then copy

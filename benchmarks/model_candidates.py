@@ -1,0 +1,131 @@
+"""Toy models side by side on the benchmark suite at FateZero's defaults: decides whether a retrained one ships.
+
+    python benchmarks/model_candidates.py fatezero_lab/toyworld/weights runs/cover/export   # 13 cases, ~4 min a model
+    python benchmarks/model_candidates.py MODEL --cases 0,1 --frames 2 --steps 5          # smoke run
+
+For every model and every suite case (``bench.SUITE``): DDIM inversion, then FateZero's edit with the model's own
+defaults (its ``toy_model.json``: mask layers, rule, cross window); on the two-object cases also full source
+self-attention and no self fusion (notebook 06's ranking). Per kind of edit it prints PSNR to the exact ground truth,
+background PSNR, centroid error, judge accuracy, broken frames (``robustness.broken_frames``, colour edits) and the
+edited object's area over the truth's, frame by frame — the object size that docs/toy_edit_quality.md sections 9-10
+are about. A model folder must carry its measured ``fatezero_defaults`` (copy them from the shipped model's
+``toy_model.json`` or run ``benchmarks/toy_quality.py --model FOLDER --write-defaults``). One torch process at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import fatezero_lab as fz
+from fatezero_lab import bench
+from fatezero_lab.metrics import toy_edit_metrics
+from fatezero_lab.toyworld import judge
+
+sys.path.insert(0, str(Path(__file__).parent))
+from robustness import broken_frames  # noqa: E402
+
+TWO_OBJECT_VARIANTS = {"full source": {"blend_self_attention": False}, "no self fusion": {"fuse_self": False}}
+
+
+def edited_object(clip, truth) -> int:
+    """Index of the object whose words the edit changes (0 for a background edit, which keeps them all)."""
+    return next((k for k, (a, b) in enumerate(zip(clip.spec.objects, truth.spec.objects)) if a != b), 0)
+
+
+def run_model(model: str, cases: list[int], frames: int, steps: int) -> list[dict]:
+    """One row per (case, variant): the metrics of ``toy_edit_metrics`` plus broken frames and object areas."""
+    pipe = fz.load_pipeline(model)
+    rows = []
+    for i in cases:
+        # 1. the clip, its exact edited truth and the object the edit changes
+        c = bench.SUITE[i]
+        clip = fz.toyworld.clip(c.source, motion=c.motion, frames=frames, seed=c.seed, camera=c.camera,
+                                lighting=c.lighting)
+        truth = clip.edited(c.target)
+        k = edited_object(clip, truth)
+        want = truth.spec.objects[k]
+        # 2. invert once, edit with each variant
+        inv = fz.invert(pipe, clip.frames, c.source, steps=steps, progress=False)
+        variants = {"FateZero": {}, **(TWO_OBJECT_VARIANTS if c.kind == "two-object" else {})}
+        for name, kw in variants.items():
+            e = fz.edit(pipe, inv, c.target, blend_words=[c.blend], progress=False, **kw).frames  # (F, H, W, 3)
+            m = toy_edit_metrics(e, clip, truth)
+            # 3. the edited object's pixel count (judge's colour mask) against the truth's, per frame
+            area = [int(judge.object_mask(f, want.colour).sum()) for f in e]
+            true_area = [int(a) for a in truth.masks[:, k].sum(axis=(1, 2))]
+            rows.append(dict(model=model, case=i, kind=c.kind, variant=name, area=area, true_area=true_area,
+                             broken=broken_frames(e, clip, truth, c) if c.kind == "colour" else [],
+                             **{key: float(m[key]) for key in ("psnr", "background_psnr", "centroid_px", "accuracy",
+                                                                "temporal_error")}))
+    return rows
+
+
+def table(rows: list[dict], models: list[str]) -> str:
+    """Per model, per kind of edit, the means (markdown)."""
+    def mean(xs, key):
+        return float(np.mean([x[key] for x in xs])) if xs else float("nan")
+
+    lines = ["| model | kind | n | PSNR (dB) | background (dB) | centroid (px) | accuracy | broken frames | "
+             "object area / truth (min-max, share within 25 %) | full source / no self fusion (dB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for model in models:
+        for kind in ("colour", "background", "shape", "two-object"):
+            fzr = [r for r in rows if r["model"] == model and r["kind"] == kind and r["variant"] == "FateZero"]
+            if not fzr:
+                continue
+            ratio = [a / max(t, 1) for r in fzr for a, t in zip(r["area"], r["true_area"])]
+            within = np.mean([0.75 <= q <= 1.25 for q in ratio])
+            others = "-"
+            if kind == "two-object":
+                mine = [r for r in rows if r["model"] == model and r["kind"] == kind]
+                others = " / ".join(f"{mean([r for r in mine if r['variant'] == v], 'psnr'):.2f}"
+                                    for v in TWO_OBJECT_VARIANTS)
+            broken = sum(len(r["broken"]) for r in fzr) if kind == "colour" else "-"
+            background = "-" if kind == "background" else f"{mean(fzr, 'background_psnr'):.2f}"  # edited there
+            lines.append(f"| {model} | {kind} | {len(fzr)} | {mean(fzr, 'psnr'):.2f} | "
+                         f"{background} | {mean(fzr, 'centroid_px'):.2f} | "
+                         f"{mean(fzr, 'accuracy'):.2f} | {broken} | {min(ratio):.2f}-{max(ratio):.2f}, {within:.0%} | "
+                         f"{others} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("models", nargs="+", help="toy model folders (or 'toy' for the shipped one)")
+    ap.add_argument("--cases", default="", help="comma-separated suite indices (default: all 13)")
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--out", default="runs/model_candidates.json", help="every row, as JSON")
+    args = ap.parse_args(argv)
+    try:
+        cases = [int(x) for x in args.cases.split(",")] if args.cases else list(range(len(bench.SUITE)))
+    except ValueError:
+        ap.error(f"--cases must be comma-separated integers, got {args.cases!r}")
+    if bad := [i for i in cases if not 0 <= i < len(bench.SUITE)]:
+        ap.error(f"--cases: {bad} outside the suite's 0-{len(bench.SUITE) - 1}")
+    if args.frames < 2 or args.steps < 1:
+        ap.error("--frames must be >= 2 and --steps >= 1")
+    for model in args.models:
+        if model != "toy" and not (Path(model) / "toy_model.json").is_file():
+            ap.error(f"{model!r} is not a toy model folder (no toy_model.json); give an exported pipeline folder")
+    torch.set_num_threads(2)
+    rows, t0 = [], time.time()
+    for model in args.models:
+        rows += run_model(model, cases, args.frames, args.steps)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(rows, indent=1))  # after every model: a long run keeps what it has
+    print(f"# Toy models at FateZero's defaults ({len(cases)} cases, {args.frames} frames, {args.steps} steps, "
+          f"{time.time() - t0:.0f} s)\n")
+    print(table(rows, args.models))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
