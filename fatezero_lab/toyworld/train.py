@@ -79,7 +79,8 @@ class TrainConfig:
     cover_weight: float = 0.0  # λ of the coverage loss: a word's map spread over its whole region (0 = off;
     #   see coverage_loss — the shipped maps sit on the object's core, and replayed they draw a smaller object)
     cover_words: str = "objects"  # words the coverage loss scores: "objects" (colour and shape words, kind 1) or
-    #   "all" (the background word too: its region is the whole background; spreading it shifted background tints)
+    #   "all" (the background word too, whose region is the whole background); both darken the edits' background
+    #   (docs/toy_edit_quality.md section 10)
     loc_min_side: int = 8  # the loss applies to cross-attention layers whose query grid is at least this wide
     loc_max_t: int = 1000  # the localisation/binding losses apply to samples with timestep t below this (1000 = all)
     bind_weight: float = 0.0  # λ of the pixel-side binding loss (0 = off; see binding_loss)
