@@ -20,7 +20,7 @@
 # draw the edited object too small. CPU fine-tunes with the coverage loss (--cover-weight 0.1, every word or object
 # words only) fix the size and nearly every broken frame of the colour edits, but their maps spill past the object and
 # the background darkens (26.1 -> 23.8 dB); toy_quality B3/B5 fail. A control fine-tune without it keeps the
-# background. Next: coverage together with a penalty on mass outside the object, from scratch, e.g.
+# background; 4x the localisation weight did not pull the maps back. Next: coverage trained from scratch, e.g.
 #   EXTRA="--cover-weight 0.1" bash scripts/train_gpu.sh runs/cover
 # and judge it with `python benchmarks/model_candidates.py toy RUN/export` (13 suite cases, object areas).
 # Each stage fits its step count to its minutes (timed over steps 10-60), so the learning-rate schedules finish.
