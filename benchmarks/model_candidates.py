@@ -34,11 +34,6 @@ from robustness import broken_frames  # noqa: E402
 TWO_OBJECT_VARIANTS = {"full source": {"blend_self_attention": False}, "no self fusion": {"fuse_self": False}}
 
 
-def edited_object(clip, truth) -> int:
-    """Index of the object whose words the edit changes (0 for a background edit, which keeps them all)."""
-    return next((k for k, (a, b) in enumerate(zip(clip.spec.objects, truth.spec.objects)) if a != b), 0)
-
-
 def run_model(model: str, cases: list[int], frames: int, steps: int) -> list[dict]:
     """One row per (case, variant): the metrics of ``toy_edit_metrics`` plus broken frames and object areas."""
     pipe = fz.load_pipeline(model)
@@ -49,14 +44,15 @@ def run_model(model: str, cases: list[int], frames: int, steps: int) -> list[dic
         clip = fz.toyworld.clip(c.source, motion=c.motion, frames=frames, seed=c.seed, camera=c.camera,
                                 lighting=c.lighting)
         truth = clip.edited(c.target)
-        k = edited_object(clip, truth)
+        changed = bench.changed_object(clip, truth)  # None for a background edit
+        k = 0 if changed is None else changed  # the object whose size is followed (a background edit keeps it)
         want = truth.spec.objects[k]
         # 2. invert once, edit with each variant
         inv = fz.invert(pipe, clip.frames, c.source, steps=steps, progress=False)
         variants = {"FateZero": {}, **(TWO_OBJECT_VARIANTS if c.kind == "two-object" else {})}
         for name, kw in variants.items():
             e = fz.edit(pipe, inv, c.target, blend_words=[c.blend], progress=False, **kw).frames  # (F, H, W, 3)
-            m = toy_edit_metrics(e, clip, truth)
+            m = toy_edit_metrics(e, clip, truth, obj=k, background_edit=changed is None)
             # 3. the edited object's pixel count (judge's colour mask) against the truth's, per frame
             area = [int(judge.object_mask(f, want.colour).sum()) for f in e]
             true_area = [int(a) for a in truth.masks[:, k].sum(axis=(1, 2))]

@@ -13,11 +13,12 @@ import fatezero_lab as fz  # noqa: E402
 from fatezero_lab import bench  # noqa: E402
 
 
-def test_edited_object_is_the_one_whose_words_change():
-    for i, k in ((0, 0), (10, 1), (11, 1), (12, 0), (4, 0)):  # case 10: "... and a blue square" -> yellow square
+def test_the_followed_object_is_the_one_whose_words_change():
+    """The script follows ``bench.changed_object`` (None for a background edit, which keeps object 0)."""
+    for i, k in ((0, 0), (10, 1), (11, 1), (12, 0), (4, None)):  # case 10: "... and a blue square" -> yellow square
         c = bench.SUITE[i]
         clip = fz.toyworld.clip(c.source, frames=2, seed=c.seed)
-        assert model_candidates.edited_object(clip, clip.edited(c.target)) == k, c
+        assert bench.changed_object(clip, clip.edited(c.target)) == k, c
 
 
 def test_tiny_run_writes_rows_and_prints_the_table(tmp_path, capsys):
