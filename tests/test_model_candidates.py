@@ -25,17 +25,35 @@ def test_tiny_run_writes_rows_and_prints_the_table(tmp_path, capsys):
     out = tmp_path / "rows.json"
     assert model_candidates.main(["toy", "--cases", "0,10", "--frames", "2", "--steps", "3", "--out", str(out)]) == 0
     rows = json.loads(out.read_text())
-    assert [(r["case"], r["variant"]) for r in rows] == [(0, "FateZero"), (10, "FateZero"), (10, "full source"),
-                                                         (10, "no self fusion")]
-    assert all(len(r["area"]) == len(r["true_area"]) == 2 for r in rows)
-    assert all(t > 0 for r in rows for t in r["true_area"])
+    assert [(r["case"], r["variant"]) for r in rows] == [(0, "FateZero"), (0, "identity"), (10, "FateZero"),
+                                                         (10, "full source"), (10, "no self fusion")]
+    edits = [r for r in rows if r["variant"] != "identity"]
+    assert all(len(r["area"]) == len(r["true_area"]) == 2 for r in edits)
+    assert all(t > 0 for r in edits for t in r["true_area"])
+    ident = rows[1]
+    # the ceiling pastes the exact truth over the objects, so it can only beat the identity edit's own background
+    assert ident["ceiling_psnr"] > 0 and ident["background_psnr"] > 0
     printed = capsys.readouterr().out
     assert "| toy | colour | 1 |" in printed and "| toy | two-object | 1 |" in printed
+    assert printed.startswith("# Toy models at FateZero's defaults")
+
+
+def test_identity_ceiling_of_a_perfect_identity_edit_is_exact(monkeypatch):
+    """If the identity edit returned the source itself, its background would be exact and the ceiling would be the
+    truth everywhere but the (unchanged) background: exact too."""
+    c = bench.SUITE[0]
+    clip = fz.toyworld.clip(c.source, frames=2, seed=c.seed)
+    truth = clip.edited(c.target)
+    monkeypatch.setattr(fz, "edit", lambda *a, **k: type("R", (), {"frames": clip.frames})())
+    row = model_candidates.identity_row(None, None, clip, truth, c, {})
+    assert row["background_psnr"] > 90 and row["ceiling_psnr"] > 90
 
 
 @pytest.mark.parametrize("argv, message", [(["toy", "--cases", "0,x"], "comma-separated integers"),
                                            (["toy", "--cases", "13"], "outside the suite"),
-                                           (["no/such/folder"], "not a toy model folder")])
+                                           (["no/such/folder"], "not a toy model folder"),
+                                           (["toy", "--guidance", "0.5"], "--guidance must be >= 1"),
+                                           (["toy", "--unconditional", "null"], "invalid choice")])
 def test_bad_arguments_are_refused_before_any_compute(argv, message, capsys):
     with pytest.raises(SystemExit):
         model_candidates.main(argv)
