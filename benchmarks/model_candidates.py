@@ -34,7 +34,7 @@ import torch
 
 import fatezero_lab as fz
 from fatezero_lab import bench
-from fatezero_lab.metrics import background_psnr, psnr, toy_edit_metrics
+from fatezero_lab.metrics import background_psnr, dilate, psnr, toy_edit_metrics
 from fatezero_lab.toyworld import judge
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -49,8 +49,7 @@ def identity_row(pipe, inv, clip, truth, c, overrides: dict) -> dict:
     the identity edit with the truth pasted inside the objects' union (dilated 1 px), against the truth."""
     e = fz.edit(pipe, inv, c.source, blend_words=[c.blend], progress=False, **overrides).frames  # (F, H, W, 3)
     union = np.concatenate([clip.masks, truth.masks], axis=1).any(axis=1)  # (F, H, W)
-    inside = union | np.roll(union, 1, -1) | np.roll(union, -1, -1) | np.roll(union, 1, -2) | np.roll(union, -1, -2)
-    pasted = np.where(inside[..., None], truth.frames, e)  # (F, H, W, 3), frames in [0, 1]
+    pasted = np.where(dilate(union, 1)[..., None], truth.frames, e)  # (F, H, W, 3), frames in [0, 1]
     return dict(background_psnr=background_psnr(e, clip.frames, union), ceiling_psnr=psnr(pasted, truth.frames))
 
 
@@ -72,6 +71,7 @@ def run_model(model: str, cases: list[int], frames: int, steps: int, overrides: 
         # 2. invert once, edit with each variant
         inv = fz.invert(pipe, clip.frames, c.source, steps=steps, progress=False)
         variants = {"FateZero": {}, **(TWO_OBJECT_VARIANTS if c.kind == "two-object" else {})}
+        union = np.concatenate([clip.masks, truth.masks], axis=1)  # (F, objects of both, H, W)
         for name, kw in variants.items():
             e = fz.edit(pipe, inv, c.target, blend_words=[c.blend], progress=False, **overrides,
                         **kw).frames  # (F, H, W, 3)
@@ -79,7 +79,6 @@ def run_model(model: str, cases: list[int], frames: int, steps: int, overrides: 
             # 3. the edited object's pixel count (judge's colour mask) against the truth's, per frame
             area = [int(judge.object_mask(f, want.colour).sum()) for f in e]
             true_area = [int(a) for a in truth.masks[:, k].sum(axis=(1, 2))]
-            union = np.concatenate([clip.masks, truth.masks], axis=1)
             rows.append(dict(model=model, case=i, kind=c.kind, variant=name, area=area, true_area=true_area,
                              broken=broken_frames(e, clip, truth, c) if c.kind == "colour" else [],
                              far_background_psnr=background_psnr(e, clip.frames, union, margin=FAR),

@@ -68,12 +68,10 @@ def edit_kwargs(knob: str, value, case) -> tuple[dict, dict]:
 
 def broken_frames(edit: np.ndarray, clip, truth, case) -> list[int]:
     """Indices of the frames that are broken (module docstring)."""
-    from fatezero_lab.metrics import psnr
+    from fatezero_lab.metrics import dilate, psnr
     from fatezero_lab.toyworld import judge
 
-    union = np.concatenate([clip.masks, truth.masks], axis=1).any(axis=1)  # (frames, H, W)
-    for _ in range(1):  # one pixel of margin, as metrics.background_psnr
-        union = union | np.roll(union, 1, -1) | np.roll(union, -1, -1) | np.roll(union, 1, -2) | np.roll(union, -1, -2)
+    union = dilate(np.concatenate([clip.masks, truth.masks], axis=1).any(axis=1), 1)  # (frames, H, W), 1 px margin
     want = truth.spec.objects[0]
     bg = case.target.split(" on ")[-1]
     out = []

@@ -64,15 +64,21 @@ def ssim(a: np.ndarray, b: np.ndarray, sigma: float = 1.5, c1: float = 0.01 ** 2
     return float(s.mean())
 
 
+def dilate(mask: np.ndarray, margin: int = 1) -> np.ndarray:
+    """``mask`` (…, H, W) bool grown by ``margin`` pixels (4-neighbourhood steps)."""
+    m = np.asarray(mask, bool)
+    for _ in range(margin):
+        m = m | np.roll(m, 1, -1) | np.roll(m, -1, -1) | np.roll(m, 1, -2) | np.roll(m, -1, -2)
+    return m
+
+
 def background_psnr(edit: np.ndarray, source: np.ndarray, object_masks: np.ndarray, margin: int = 1) -> float:
     """PSNR against the source outside the objects (``object_masks`` (frames, H, W) or (frames, k, H, W)), dilated by
     ``margin`` pixels so anti-aliased edges do not count."""
     m = np.asarray(object_masks, bool)
     if m.ndim == 4:
         m = m.any(axis=1)
-    for _ in range(margin):
-        m = m | np.roll(m, 1, -1) | np.roll(m, -1, -1) | np.roll(m, 1, -2) | np.roll(m, -1, -2)
-    return psnr(edit, source, ~m)
+    return psnr(edit, source, ~dilate(m, margin))
 
 
 def centroid(mask: np.ndarray) -> np.ndarray | None:

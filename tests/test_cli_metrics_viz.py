@@ -351,3 +351,12 @@ def test_presets_subcommand(capsys):
     with pytest.raises(SystemExit) as e:
         main(["presets", "nope"])
     assert e.value.code == 2 and "Available presets" in capsys.readouterr().err
+
+
+def test_dilate_grows_a_mask_by_its_margin_in_four_neighbour_steps():
+    from fatezero_lab.metrics import dilate
+
+    m = np.zeros((1, 7, 7), bool)
+    m[0, 3, 3] = True
+    assert dilate(m, 0).sum() == 1 and dilate(m, 1).sum() == 5 and dilate(m, 2).sum() == 13  # diamonds
+    assert dilate(m, 2)[0, 1, 3] and not dilate(m, 2)[0, 1, 2]

@@ -31,8 +31,7 @@ def test_tiny_run_writes_rows_and_prints_the_table(tmp_path, capsys):
     assert all(len(r["area"]) == len(r["true_area"]) == 2 for r in edits)
     assert all(t > 0 for r in edits for t in r["true_area"])
     ident = rows[1]
-    # the ceiling pastes the exact truth over the objects, so it can only beat the identity edit's own background
-    assert ident["ceiling_psnr"] > 0 and ident["background_psnr"] > 0
+    assert 0 < ident["background_psnr"] < 90 and 0 < ident["ceiling_psnr"] < 90  # a real (imperfect) identity edit
     printed = capsys.readouterr().out
     assert "| toy | colour | 1 |" in printed and "| toy | two-object | 1 |" in printed
     assert printed.startswith("# Toy models at FateZero's defaults")
