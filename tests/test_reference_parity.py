@@ -70,7 +70,10 @@ def test_edit_matches_the_authors(results, case):
 
 def test_edit_matches_the_authors_in_float64(results):
     r = results["shape_f64"]["a_zero_added"]
-    assert max(r["unet_call"].values()) <= 1e-10 and r["z_T"] <= 1e-10  # measured 3.6e-12 and 0
+    # measured 3.6e-12 and 0; once (CI of 2026-12-01) 4.7e-10 = 2^-31 at t = 801: one float32 ulp — diffusers builds
+    # the sinusoidal timestep embedding in float32 on both sides even in a float64 model, and a vectorised sin/exp can
+    # round one element differently from run to run. Still 5 orders below the float32 gap (1e-4) a real difference makes.
+    assert max(r["unet_call"].values()) <= 1e-8 and r["z_T"] <= 1e-10
     assert r["edit_latents_max"] <= 1e-6  # measured 1.5e-8: the float32 gap above is rounding, nothing else
     for step, m in r["mask"].items():
         assert m["agree"] == 1.0, (step, m)
