@@ -70,9 +70,9 @@ def test_edit_matches_the_authors(results, case):
 
 def test_edit_matches_the_authors_in_float64(results):
     r = results["shape_f64"]["a_zero_added"]
-    # measured 3.6e-12 and 0; once (a clean-clone CI run, 2026-12-01) 4.7e-10 = 2^-31 at t = 801, one float32 ulp. Diffusers builds
-    # the sinusoidal timestep embedding in float32 on both sides even in a float64 model; the likely source is a
-    # vectorised sin/exp rounding one element differently from run to run. Still 5 orders below the float32 gap.
+    # measured 3.6e-12 and 0; once (a clean-clone CI run, 2026-12-01) 4.7e-10 = 2^-31 at t = 801, one float32 ulp.
+    # Diffusers builds the sinusoidal timestep embedding in float32 on both sides even in a float64 model; the likely
+    # source is a vectorised sin/exp rounding one element differently from run to run. 4 orders below the float32 gap.
     assert max(r["unet_call"].values()) <= 1e-8 and r["z_T"] <= 1e-10
     assert r["edit_latents_max"] <= 1e-6  # measured 1.5e-8: the float32 gap above is rounding, nothing else
     for step, m in r["mask"].items():
