@@ -18,9 +18,11 @@
 # neither closed the gap's uniform 1-2 dB part (docs/toy_quality.md); a2355 stays shipped.
 # Next (issue 19, docs/toy_edit_quality.md sections 9-10): the word maps sit on the object's core, so replayed they
 # draw the edited object too small. CPU fine-tunes with the coverage loss (--cover-weight 0.1, every word or object
-# words only) fix the size and nearly every broken frame of the colour edits, but their maps spill past the object and
-# the background darkens (26.1 -> 23.8 dB); toy_quality B3/B5 fail. A control fine-tune without it keeps the
-# background; 4x the localisation weight did not pull the maps back. Next: coverage trained from scratch, e.g.
+# words only) fix the size and nearly every broken frame of the colour edits, but the background darkens (26.1 ->
+# 23.8 dB: ~1 dB more drift in the identity edit, ~1 dB the larger object over its outline; section 11) and toy_quality
+# B3/B5 fail. A control fine-tune without it keeps the background; 4x the localisation weight did not help. At
+# FateZero's defaults even the identity edit keeps only ~26.7 dB of background (section 11), so judge a candidate by
+# model_candidates' identity columns too. Next: coverage trained from scratch, e.g.
 #   EXTRA="--cover-weight 0.1" bash scripts/train_gpu.sh runs/cover
 # and judge it with `python benchmarks/model_candidates.py toy RUN/export` (13 suite cases, object areas).
 # Each stage fits its step count to its minutes (timed over steps 10-60), so the learning-rate schedules finish.
