@@ -7,12 +7,15 @@ Cross-attention fusion needs to know which target token corresponds to which sou
 - **refine** (words added or removed): target token j reads source token ``mapper[j]`` when it has one
   (``alpha[j] = 1``) and keeps its own map otherwise — ``A_fused[..., j] = α_j A_src[..., mapper[j]] + (1 − α_j) A_tgt[..., j]``.
 
-The alignment is a longest-common-subsequence over words (``difflib``), mapped to token positions.
+The refine alignment is a global alignment of the two prompts' *token ids* (BOS and EOS included) that maximises the
+number of matched tokens, with the same tie-breaking as the authors' prompt-to-prompt aligner
+(``video_diffusion/prompt_attention/seq_aligner.py``, ``global_align`` l.61-76 and ``get_mapper`` l.107-118 of the
+reference), so that every prompt pair gets their mapper and alphas (tests/test_refine_mapper.py checks it against
+goldens computed with their code).
 """
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import torch
@@ -57,7 +60,7 @@ class Alignment:
     """How target tokens read source tokens in cross-attention fusion."""
 
     mode: str  # "replace" or "refine"
-    mapper: torch.Tensor  # (tokens,) long: target token j reads source token mapper[j]
+    mapper: torch.Tensor  # (tokens,) long: target token j reads source token mapper[j] (-1 where alpha is 0)
     alpha: torch.Tensor  # (tokens,) float: 1 where target token j has a source counterpart
 
     def fuse(self, a_src: torch.Tensor, a_tgt: torch.Tensor) -> torch.Tensor:
@@ -90,26 +93,50 @@ def align(tokenizer, source: str, target: str, mode: str = "auto", tail: str = "
             raise ValueError(f"cross-attention 'replace' needs prompts with the same number of tokens; source has "
                              f"{n_src}, target {n_tgt} (use 'refine' or 'auto')")
         return Alignment("replace", torch.arange(length), torch.ones(length))
-    # refine: align words by longest common subsequence; BOS, EOS and padding align by position from the end
-    src_spans, tgt_spans = word_spans(tokenizer, source), word_spans(tokenizer, target)
+    # refine: each target token reads the source token the global alignment matches it with (BOS and EOS included)
+    src_ids, tgt_ids = token_ids(tokenizer, source), token_ids(tokenizer, target)
     mapper, alpha = torch.zeros(length, dtype=torch.long), torch.zeros(length)
-    mapper[0], alpha[0] = 0, 1.0  # BOS
-    sm = difflib.SequenceMatcher(a=[w.lower() for w, _ in src_spans], b=[w.lower() for w, _ in tgt_spans],
-                                 autojunk=False)
-    for a, b, size in sm.get_matching_blocks():
-        for i in range(size):
-            s_idx, t_idx = src_spans[a + i][1], tgt_spans[b + i][1]
-            for s, t in zip(s_idx, t_idx):
-                if t < length and s < length:
-                    mapper[t], alpha[t] = s, 1.0
-    if tail == "reference":  # EOS reads EOS; every later position k reads source position k
-        mapper[n_tgt - 1], alpha[n_tgt - 1] = n_src - 1, 1.0
+    for t, s in enumerate(global_alignment(src_ids, tgt_ids)[:length]):
+        mapper[t], alpha[t] = s, float(s >= 0)  # unmatched: -1 with alpha 0 (the entry is never read)
+    if tail == "reference":  # every position k after the target's EOS reads source position k
         mapper[n_tgt:], alpha[n_tgt:] = torch.arange(n_tgt, length), 1.0
     else:  # EOS and pads from the end: target position n_tgt-1+k reads source position n_src-1+k
         for k in range(length - n_tgt + 1):
             t, s = n_tgt - 1 + k, min(n_src - 1 + k, length - 1)
             mapper[t], alpha[t] = s, 1.0
     return Alignment("refine", mapper, alpha)
+
+
+def global_alignment(source: list[int], target: list[int]) -> list[int]:
+    """For each target token, the index of the source token it is aligned with, or -1 (an inserted token).
+
+    A global (Needleman–Wunsch) alignment with score +1 per match, −1 per mismatch and 0 per gap, i.e. the longest
+    common subsequence of the two token sequences:
+
+        S[i, j] = max(S[i, j−1], S[i−1, j], S[i−1, j−1] + (1 if x_i = y_j else −1)),   S[i, 0] = S[0, j] = 0.
+
+    Among alignments of equal score, the one taken is found by walking back from (n, m) and preferring, at each
+    cell, a gap in the source (target token j unmatched), then a gap in the target, then the diagonal — the order
+    of the authors' traceback (reference ``seq_aligner.py`` l.69-75), so ties resolve as theirs do. A mismatch is
+    never taken (a gap pair scores 0 > −1), so every diagonal step is a match.
+    """
+    n, m = len(source), len(target)
+    score = [[0] * (m + 1) for _ in range(n + 1)]  # (n+1, m+1) best score of source[:i] vs target[:j]
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            diag = score[i - 1][j - 1] + (1 if source[i - 1] == target[j - 1] else -1)
+            score[i][j] = max(score[i][j - 1], score[i - 1][j], diag)
+    matched = [-1] * m
+    i, j = n, m
+    while i > 0 and j > 0:
+        if score[i][j] == score[i][j - 1]:  # target token j-1 is a gap
+            j -= 1
+        elif score[i][j] == score[i - 1][j]:  # source token i-1 is a gap
+            i -= 1
+        else:  # a match
+            i, j = i - 1, j - 1
+            matched[j] = i
+    return matched  # the first column / row: the rest of the target (j > 0 with i = 0) stays unmatched
 
 
 def reweight_vector(tokenizer, prompt: str, weights: dict[str, float] | None) -> torch.Tensor | None:

@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 VENV=.venv-reference
+# ftfy: in their requirements.txt; without it transformers 4.25's slow CLIPTokenizer falls back to BERT's
+# BasicTokenizer, which splits runs of punctuation differently (",!" -> ",", "!"; tests/test_refine_mapper.py)
 PINS=("diffusers==0.11.1" "huggingface_hub==0.25.2" "transformers==4.25.1" einops omegaconf "numpy<2"
-      opencv-python-headless imageio)
+      opencv-python-headless imageio ftfy)
 TORCH_PIN="torch==2.13.0+cpu"
 
 check() {
@@ -18,10 +20,10 @@ import importlib.metadata as m
 want = {"diffusers": "0.11.1", "huggingface_hub": "0.25.2", "transformers": "4.25.1", "torch": "2.13.0+cpu"}
 for k, v in want.items():
     assert m.version(k) == v, (k, m.version(k))
-for k in ("einops", "omegaconf", "opencv-python-headless", "imageio"):
+for k in ("einops", "omegaconf", "opencv-python-headless", "imageio", "ftfy"):
     m.version(k)
 assert int(m.version("numpy").split(".")[0]) < 2
-import diffusers, transformers, torch, einops, omegaconf, cv2, imageio  # noqa: F401
+import diffusers, transformers, torch, einops, omegaconf, cv2, imageio, ftfy  # noqa: F401
 EOF
 }
 

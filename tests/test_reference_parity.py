@@ -33,16 +33,20 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("parity")
-    runs = {("shape", ()): "a_zero_added,b_off_zero_added", ("style", ()): "a_zero_added",
-            ("shape", ("--float64",)): "a_zero_added"}
+    # name: (runner arguments, runs, results file). The last is issue 33's prompt pair (refine with a hyphenated
+    # word, a double space and a dropped phrase), on 2 frames to save CI time
+    runs = {"shape": (["--case", "shape"], "a_zero_added,b_off_zero_added", "shape_f4"),
+            "style": (["--case", "style"], "a_zero_added", "style_f4"),
+            "shape_f64": (["--case", "shape", "--float64"], "a_zero_added", "shape_f64_f4"),
+            "hyphen_f64": (["--config", "config/shape/man_wonder_bat_spider.yaml", "--index", "2", "--float64",
+                            "--frames", "2"], "a_zero_added", "man_wonder_bat_spider_2_f64_f2")}
     found = {}
-    for (case, extra), only in runs.items():
+    for key, (args, only, name) in runs.items():
         proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reference_parity.py"), "--out", str(out),
-                               "--case", case, "--only", only, *extra], capture_output=True, text=True, timeout=900,
+                               *args, "--only", only], capture_output=True, text=True, timeout=900,
                               env={**os.environ, "FATEZERO_REF": str(AUTHORS)})
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        name = case + ("_f64" if extra else "")
-        found[name] = json.loads((out / f"results_{name}_f4.json").read_text())
+        found[key] = json.loads((out / f"results_{name}.json").read_text())
     return found
 
 
@@ -77,3 +81,15 @@ def test_edit_matches_the_authors_in_float64(results):
     assert r["edit_latents_max"] <= 1e-6  # measured 1.5e-8: the float32 gap above is rounding, nothing else
     for step, m in r["mask"].items():
         assert m["agree"] == 1.0, (step, m)
+
+
+def test_refine_with_a_hyphenated_target_matches_the_authors_in_float64(results):
+    """Issue 33: 'A man rides ... with a helmet and arms outstretched' -> 'A Spider-Man  rides ... and arms
+    outstretched' (refine, M_t from 'man'). Our word-level alignment read 'man' as unmatched where their token-level
+    alignment matches Spider-Man's 'man' token: edit latents 0.226 apart in float64 before the fix."""
+    r = results["hyphen_f64"]["a_zero_added"]
+    assert r["refine_mapper_differs_at"] == []
+    assert max(r["unet_call"].values()) <= 1e-8 and r["z_T"] <= 1e-10
+    assert r["edit_latents_max"] <= 1e-6  # measured 0 (2 and 4 frames)
+    for step, m in r["mask"].items():
+        assert m["agree"] == 1.0 and 0.0 < m["ours_area"] < 1.0, (step, m)
