@@ -244,3 +244,136 @@ def test_fine_tune_from_an_exported_pipeline(tmp_path):
     assert tuned.vae.config.scaling_factor == exported.vae.config.scaling_factor
     for name, w in exported.vae.state_dict().items():  # the VAE is carried over unchanged
         assert torch.equal(tuned.vae.state_dict()[name], w), name
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Toy model v2 (docs/toy_edit_quality.md section 12)
+# ---------------------------------------------------------------------------------------------------------------------
+def test_outside_loss_scores_the_maps_level_off_the_object():
+    """Object = top-left quarter of a 4x4 grid (4 cells in, 12 out). "red" with 0.2 on each object cell and 0.2/12 on
+    each other cell: mean off 1/60, mean on 0.2 -> L_out = (1/60) / (1/60 + 0.2) = 1/13; all on the object -> 0;
+    flat -> 1/2. The localisation loss of the first map is -log 0.8 whatever the skirt's shape."""
+    from fatezero_lab.toyworld.model import build_tokenizer
+
+    tok = build_tokenizer(16)
+    mask = torch.zeros(1, 1, 4, 4)
+    mask[0, 0, :2, :2] = 1
+    region, weight, _ = train.word_targets(tok, ["a red circle on grass"], mask, 16)
+    weight = weight * (torch.arange(16) == 2)  # only "red" is scored
+    cells = torch.tensor([0, 1, 4, 5])
+    skirt = torch.full((1, 1, 16, 16), 1e-12)  # (B, heads, pixels, tokens)
+    skirt[0, 0, :, 2] = 0.2 / 12
+    skirt[0, 0, cells, 2] = 0.2
+    inside = torch.full((1, 1, 16, 16), 1e-12)
+    inside[0, 0, cells, 2] = 0.25
+    flat = torch.full((1, 1, 16, 16), 1 / 16)
+    assert abs(train.outside_loss([((4, 4), skirt)], region, weight).item() - 1 / 13) < 1e-5
+    assert abs(train.outside_loss([((4, 4), inside)], region, weight).item()) < 1e-5
+    assert abs(train.outside_loss([((4, 4), flat)], region, weight).item() - 0.5) < 1e-5
+    assert abs(train.localisation_loss([((4, 4), skirt)], region, weight).item()
+               + torch.log(torch.tensor(0.8)).item()) < 1e-5
+
+
+def test_render_only_one_frame_and_the_v2_frame_recipe():
+    """``render(spec, only=i)`` is frame i of the whole clip; the default still-frame recipe is unchanged by the new
+    options; the v2 recipe draws frames of moving, panning, drifting clips with radii in its range."""
+    import numpy as np
+
+    from fatezero_lab.toyworld import world
+
+    spec = world.random_spec(3, frames=8, camera="pan", lighting="drift", motion="scale")
+    full, one = world.render(spec), world.render(spec, only=5)
+    assert np.array_equal(full.frames[5:6], one.frames) and np.array_equal(full.masks[5:6], one.masks)
+    a, b = (train.random_frame(np.random.default_rng(1), 64, 0.5, True, cfg) for cfg in (None, train.TrainConfig()))
+    assert a[1] == b[1] and np.array_equal(a[0], b[0]) and np.array_equal(a[2], b[2])
+    assert world.random_spec(7, radius_range=(7.0, 13.0)).objects[0] == world.random_spec(7).objects[0]
+    cfg = train.TrainConfig(clip_frames=8, pan_fraction=1.0, drift_fraction=1.0, radius_min=5, radius_max=6)
+    f1, f2 = (train.random_frame(np.random.default_rng(2), 64, 0.0, True, cfg) for _ in range(2))
+    assert np.array_equal(f1[0], f2[0])  # seeded
+    radii = [o.radius for s in range(20) for o in world.random_spec(s, radius_range=(5.0, 6.0)).objects]
+    assert 5.0 <= min(radii) and max(radii) <= 6.0
+
+
+def test_sd_v1_layout_option_leaves_the_shipped_layout_alone():
+    """``lowest_attention=False``: plain ResNet blocks at the lowest level (SD v1), attention elsewhere; the default
+    keeps attention at every level (the shipped model's layout)."""
+    from fatezero_lab.toyworld.model import ToyModelConfig, build_unet
+
+    sd = build_unet(ToyModelConfig(**train.QUICK_MODEL, lowest_attention=False))
+    assert [type(b).__name__ for b in sd.down_blocks] == ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                                                          "DownBlock2D"]
+    assert [type(b).__name__ for b in sd.up_blocks] == ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]
+    assert all(len(a.transformer_blocks) == 1 for b in sd.down_blocks[:2] for a in b.attentions)
+    shipped = build_unet(ToyModelConfig(**train.QUICK_MODEL))
+    assert all(type(b).__name__ == "CrossAttnDownBlock2D" for b in shipped.down_blocks)
+
+
+def test_v2_config_validation():
+    import pytest
+
+    with pytest.raises(ValueError, match="radius"):
+        train.TrainConfig(radius_min=9, radius_max=5)
+    with pytest.raises(ValueError, match="pan_fraction"):
+        train.TrainConfig(pan_fraction=1.5)
+    with pytest.raises(ValueError, match="unknown ToyModelConfig"):
+        train.TrainConfig(model='{"depth": 1}')
+    with pytest.raises(ValueError, match="JSON object"):
+        train.TrainConfig(model="depth=1")
+    with pytest.raises(ValueError, match="no resume.json"):
+        train.TrainConfig(resume_from="tests")
+    with pytest.raises(ValueError, match="outside_weight"):
+        train.TrainConfig(outside_weight=-1.0)
+
+
+def test_compact_resume_point_continues_a_run_on_a_fresh_machine(tmp_path):
+    """A --quick v2 run with the shipped VAE: 3 steps, a compact resume point (fp16 EMA weights, tokenizer, recipe; no
+    optimiser), then a fresh run folder continues from it at step 3 with a fresh optimiser warming up again, and a
+    changed recipe is refused before any training."""
+    import pytest
+    from safetensors.torch import load_file
+
+    from fatezero_lab.toyworld.train import PACKAGE_WEIGHTS
+
+    recipe = ["--quick", "--vae-from", str(PACKAGE_WEIGHTS), "--model", '{"lowest_attention": false}', "--pool", "32",
+              "--clip-frames", "8", "--radius-min", "5", "--radius-max", "15", "--unet-steps", "6", "--warmup", "10",
+              "--outside-weight", "0.3", "--cover-weight", "0.1", "--loc-max-t", "600", "--log-every", "1"]
+    run, point, fresh = tmp_path / "run", tmp_path / "point", tmp_path / "fresh"
+    with pytest.raises(SystemExit):
+        train.main([*recipe, "--run", str(run), "--stage", "unet", "--minutes", "1e-9"])  # stops after step 1
+    train.main([*recipe, "--run", str(run), "--stage", "unet", "--ckpt-every", "1000"])  # progress lines, then save
+    log = (run / "log.txt").read_text()
+    assert "unet: step 2/6 loss(50)" in log and "out(50)" in log and "samples/s" in log
+    assert "unet: step 6 loss(50)" in log and "(checkpoint)" in log
+    state = torch.load(run / "unet.pt", weights_only=False)
+    assert state["step"] == 6
+    # the compact point: the EMA in fp16, the recipe, no optimiser
+    train.main([*recipe, "--run", str(run), "--stage", "resume-point", "--export-to", str(point)])
+    meta = json.loads((point / "resume.json").read_text())
+    assert meta["step"] == 6 and meta["data_seed"] == 0 and meta["train_config"]["outside_weight"] == 0.3
+    assert meta["model"]["lowest_attention"] is False and "step **6 of 6**" in (point / "README.md").read_text()
+    assert not list(point.glob("*.tmp"))
+    ema = load_file(str(point / "unet_ema.safetensors"))
+    assert all(v.dtype == torch.float16 for v in ema.values())
+    name = next(iter(ema))
+    assert torch.equal(ema[name], state["ema_unet"][name].half())
+    # a fresh folder: a changed recipe is refused before anything trains; the recorded one continues at step 6
+    more = [a if a != "6" else "8" for a in recipe]
+    with pytest.raises(ValueError, match="different recipe: unet_steps=6"):
+        train.main([*more, "--run", str(fresh), "--stage", "unet", "--resume-from", str(point)])
+    assert not (fresh / "unet.pt").exists()
+    train.main([*recipe, "--run", str(fresh), "--stage", "unet", "--resume-from", str(point)])
+    assert "seeded from the compact resume point" in (fresh / "log.txt").read_text()
+    seeded = torch.load(fresh / "unet.pt", weights_only=False)
+    assert seeded["step"] == 6 and seeded["opt"] is None and seeded["warm_from"] == 6
+    assert torch.equal(seeded["unet"][name], ema[name].float())
+    # a point recorded with a longer schedule: the fresh optimiser warms up from step 6 over --resume-warmup steps,
+    # the schedule's decay continues: lr(6) = 1e-3 · (6 + 1 − 6)/4 = 2.5e-4; lr(7) = 1e-3 · 2/4 · (8 − 7)/1.6
+    meta["unet_steps"] = meta["train_config"]["unet_steps"] = 8
+    (point / "resume.json").write_text(json.dumps(meta))
+    fresh2 = tmp_path / "fresh2"
+    train.main([*more, "--run", str(fresh2), "--stage", "unet", "--resume-from", str(point), "--resume-warmup", "4",
+                "--ckpt-every", "1000", "--ckpt-minutes", "1e-9"])
+    log = (fresh2 / "log.txt").read_text()
+    assert "lr 2.50e-04" in log.split("unet: step 7 ")[1].split("\n")[0]  # each step saved (--ckpt-minutes)
+    assert "lr 3.13e-04" in log.split("unet: step 8 ")[1].split("\n")[0]
+    assert torch.load(fresh2 / "unet.pt", weights_only=False)["step"] == 8

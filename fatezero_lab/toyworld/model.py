@@ -42,6 +42,8 @@ class ToyModelConfig:
     unet_layers: int = 1  # resnets (and attention layers) per down block; up blocks get one more
     transformer_depth: int = 2  # BasicTransformerBlocks per attention layer (self-attn + cross-attn + FF each)
     heads: int = 4  # attention heads in every UNet attention layer
+    lowest_attention: bool = True  # attention at the lowest (4×4) level too; False = SD v1's layout: plain ResNet
+    #   blocks there (DownBlock2D / UpBlock2D), attention at the other levels and in the mid block only
 
     def __post_init__(self):
         if self.image_size % 8:
@@ -115,11 +117,13 @@ def build_vae(cfg: ToyModelConfig):
 def build_unet(cfg: ToyModelConfig):
     from diffusers import UNet2DConditionModel
 
+    lowest_down, lowest_up = (("CrossAttnDownBlock2D", "CrossAttnUpBlock2D") if cfg.lowest_attention
+                              else ("DownBlock2D", "UpBlock2D"))
     return UNet2DConditionModel(
         sample_size=cfg.image_size // 4, in_channels=4, out_channels=4,
-        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", lowest_down),
         mid_block_type="UNetMidBlock2DCrossAttn",
-        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        up_block_types=(lowest_up, "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
         block_out_channels=tuple(cfg.unet_channels), layers_per_block=cfg.unet_layers,
         transformer_layers_per_block=cfg.transformer_depth, cross_attention_dim=cfg.text_dim,
         attention_head_dim=cfg.heads,  # diffusers' legacy name: this is the number of heads

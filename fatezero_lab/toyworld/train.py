@@ -94,6 +94,22 @@ class TrainConfig:
     export_to: str = ""  # where `export` writes the pipeline (default: inside the package)
     init_from: str = ""  # an exported toy pipeline folder: fine-tune it (its VAE is kept, the UNet starts from it)
     fp16_export: bool = True  # store the exported weights in fp16 (halves the size; loads as fp32 on CPU)
+    # --- toy model v2 (docs/toy_edit_quality.md section 12; scripts/train_v2.sh) ---
+    model: str = ""  # JSON overrides of ToyModelConfig, e.g. '{"transformer_depth": 1, "lowest_attention": false}'
+    vae_from: str = ""  # an exported toy pipeline whose VAE (and latent scaling) is used as it is: no VAE stage;
+    #   the UNet and text encoder train from scratch, with that pipeline's tokenizer
+    clip_frames: int = 1  # a training frame is a random frame of a clip this long: 1 = a still frame (the shipped
+    #   recipe); 8 = frames of moving clips, with the pan offsets and lighting drift the edited clips have
+    pan_fraction: float = 0.5  # with clip_frames > 1: share of those clips filmed by a panning camera
+    drift_fraction: float = 0.5  # with clip_frames > 1: share with lighting drift
+    radius_min: float = 0.0  # object radii drawn from [radius_min, radius_max] pixels (64-px frame) for every caption,
+    radius_max: float = 0.0  #   one object or two (0, 0 = the world's default: 7-13, 7-11 beside another object)
+    outside_weight: float = 0.0  # λ of the outside penalty: an object word's map off its object (see outside_loss)
+    ckpt_minutes: float = 0.0  # > 0: also save a checkpoint whenever this many minutes passed since the last one
+    log_every: int = 0  # > 0: a progress line (step, losses, samples/s) in the log every this many steps
+    resume_from: str = ""  # a compact resume point (--stage resume-point): a run folder without a UNet checkpoint
+    #   starts from its EMA weights at its step, with a fresh optimiser (see seed_from_resume_point)
+    resume_warmup: int = 100  # warm-up steps of that fresh optimiser (the LR schedule continues at the step)
 
     def __post_init__(self):
         if self.decoder_steps < 0:
@@ -101,7 +117,7 @@ class TrainConfig:
         for name in ("vae_steps", "vae_batch", "pool", "unet_steps", "unet_batch", "ckpt_every", "threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("loc_weight", "cover_weight", "bind_weight"):
+        for name in ("loc_weight", "cover_weight", "bind_weight", "outside_weight", "ckpt_minutes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.cover_words not in ("objects", "all"):
@@ -112,6 +128,27 @@ class TrainConfig:
             raise ValueError(f"empty_caption must be in [0, 1), got {self.empty_caption}")
         if self.workers < 0:
             raise ValueError(f"workers must be >= 0, got {self.workers}")
+        if self.clip_frames < 1 or self.log_every < 0 or self.resume_warmup < 1:
+            raise ValueError(f"clip_frames and resume_warmup must be >= 1 and log_every >= 0, got {self.clip_frames}, "
+                             f"{self.resume_warmup}, {self.log_every}")
+        for name in ("pan_fraction", "drift_fraction"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.radius_max and not 0 < self.radius_min <= self.radius_max:
+            raise ValueError(f"radius range must satisfy 0 < radius_min <= radius_max (or both 0 for the world's "
+                             f"default), got {self.radius_min}, {self.radius_max}")
+        if self.model:
+            try:
+                extra = set(json.loads(self.model)) - {f.name for f in dataclasses.fields(ToyModelConfig)}
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"model must be a JSON object of ToyModelConfig fields, got {self.model!r}") from err
+            if extra:
+                raise ValueError(f"model names unknown ToyModelConfig field(s) {sorted(extra)}")
+        if self.vae_from and not (Path(self.vae_from) / "toy_model.json").is_file():
+            raise ValueError(f"vae_from={self.vae_from!r} is not an exported toy pipeline folder (no toy_model.json)")
+        if self.resume_from and not (Path(self.resume_from) / "resume.json").is_file():
+            raise ValueError(f"resume_from={self.resume_from!r} has no resume.json: write one with --stage "
+                             "resume-point --export-to FOLDER")
         for name in ("minutes", "vae_minutes", "unet_minutes", "decoder_minutes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -132,29 +169,44 @@ class StageStopped(RuntimeError):
 # Data
 # ---------------------------------------------------------------------------------------------------------------------
 def random_frame(rng: np.random.Generator, size: int, two_object_fraction: float,
-                 with_masks: bool = False):
-    """One random captioned frame: a one-frame clip with random scene, appearance, pan offset and lighting.
+                 with_masks: bool = False, cfg: "TrainConfig | None" = None):
+    """One random captioned frame: a one-frame clip with random scene, appearance, pan offset and lighting — or,
+    with ``cfg.clip_frames > 1`` or a radius range, a random frame of a random clip of ``cfg``'s recipe (any motion;
+    a panning camera and lighting drift with ``cfg.pan_fraction`` / ``cfg.drift_fraction``; radii from
+    ``[cfg.radius_min, cfg.radius_max]`` whatever the caption).
 
     Returns (frame, caption) or, ``with_masks``, (frame, caption, object masks (objects, H, W)).
     """
     n_obj = 2 if rng.random() < two_object_fraction else 1
-    spec = world.random_spec(int(rng.integers(0, 2**31 - 1)), n_objects=n_obj, frames=1, size=size, motion="static")
-    clip = world.render(spec)
+    if cfg is None or (cfg.clip_frames == 1 and not cfg.radius_max):  # the shipped recipe: still frames
+        spec = world.random_spec(int(rng.integers(0, 2**31 - 1)), n_objects=n_obj, frames=1, size=size,
+                                 motion="static")
+        clip = world.render(spec)
+    else:
+        seed = int(rng.integers(0, 2**31 - 1))
+        motion = str(rng.choice(world.MOTIONS)) if cfg.clip_frames > 1 else "static"
+        camera = "pan" if rng.random() < cfg.pan_fraction else "static"
+        lighting = "drift" if rng.random() < cfg.drift_fraction else "constant"
+        radius = (cfg.radius_min, cfg.radius_max) if cfg.radius_max else None
+        spec = world.random_spec(seed, n_objects=n_obj, frames=cfg.clip_frames, size=size, motion=motion,
+                                 camera=camera, lighting=lighting, radius_range=radius)
+        clip = world.render(spec, only=int(rng.integers(0, cfg.clip_frames)))
     return (clip.frames[0], spec.caption, clip.masks[0]) if with_masks else (clip.frames[0], spec.caption)
 
 
 class _RandomFrames(torch.utils.data.IterableDataset):
     """Endless random captioned frames for DataLoader worker processes (worker w draws from seed ``(*seed, w)``)."""
 
-    def __init__(self, seed: tuple, size: int, two_object_fraction: float):
+    def __init__(self, seed: tuple, size: int, two_object_fraction: float, cfg: "TrainConfig | None" = None):
         super().__init__()
-        self.seed, self.size, self.two_object_fraction = seed, size, two_object_fraction
+        self.seed, self.size, self.two_object_fraction, self.cfg = seed, size, two_object_fraction, cfg
 
     def __iter__(self):
         info = torch.utils.data.get_worker_info()
         rng = np.random.default_rng([*self.seed, info.id if info is not None else 0])
         while True:
-            frame, caption, masks = random_frame(rng, self.size, self.two_object_fraction, with_masks=True)
+            frame, caption, masks = random_frame(rng, self.size, self.two_object_fraction, with_masks=True,
+                                                 cfg=self.cfg)
             padded = np.zeros((2, self.size, self.size), np.float32)  # (2, H, W): one- and two-object scenes alike
             padded[: len(masks)] = masks
             yield np.asarray(frame, np.float32), caption, padded
@@ -170,12 +222,12 @@ def frame_batches(cfg: "TrainConfig", size: int, batch: int, two_object_fraction
     """
     if cfg.workers == 0:
         while True:
-            items = [random_frame(rng, size, two_object_fraction, with_masks=True) for _ in range(batch)]
+            items = [random_frame(rng, size, two_object_fraction, with_masks=True, cfg=cfg) for _ in range(batch)]
             masks = np.zeros((batch, 2, size, size), np.float32)
             for i, (_, _, m) in enumerate(items):
                 masks[i, : len(m)] = m
             yield np.stack([f for f, _, _ in items]), [c for _, c, _ in items], masks
-    loader = torch.utils.data.DataLoader(_RandomFrames(seed, size, two_object_fraction), batch_size=batch,
+    loader = torch.utils.data.DataLoader(_RandomFrames(seed, size, two_object_fraction, cfg), batch_size=batch,
                                          num_workers=cfg.workers, prefetch_factor=4)
     for frames, captions, masks in loader:
         yield frames.numpy(), list(captions), masks.numpy()
@@ -269,12 +321,20 @@ class Stage:
     """
 
     name = desc = ""
+    batch = 0  # samples per step (for the samples/s of the log lines)
 
     def __init__(self, cfg: TrainConfig, run: Path, log: Logger, steps: int, minutes: float, total: int | None = None):
         self.cfg, self.log, self.path = cfg, log, run / f"{self.name}.pt"
         self.steps, self.minutes = steps, minutes  # the configured step count; its time budget (0 = none)
         self.step, self.total = 0, steps if total is None else total  # a fresh start
-        self.t_start = time.time()
+        self.t_start = self.t_saved = time.time()
+        self.rate_mark = (self.t_start, 0)  # (time, step) of the last log line
+
+    def rate(self) -> str:
+        """Samples per second since the last log line."""
+        (t0, s0), now = self.rate_mark, time.time()
+        self.rate_mark = (now, self.step)
+        return f"{(self.step - s0) * self.batch / max(now - t0, 1e-9):.1f} samples/s"
 
     def run(self, train: bool = True) -> bool:
         """Resume and train to the step count. False when nothing trained: the checkpoint was done, or ``train`` is
@@ -288,7 +348,8 @@ class Stage:
             _check_trained(state, self.name, self.step, self.total, self.log)
             return False
         fit = _StepFit(self.minutes, self.total, self.step, self.name, self.log)
-        self.t_start = time.time()
+        self.t_start = self.t_saved = time.time()
+        self.rate_mark = (self.t_start, self.step)
         with tqdm(total=self.total, initial=self.step, desc=self.desc) as bar, self.session():
             while self.step < self.total:
                 # 1. one optimisation step, as the stage defines it
@@ -299,14 +360,19 @@ class Stage:
                 bar.update(1)
                 # 3. every 10 steps and at checkpoints: the progress bar (reading a loss syncs a GPU)
                 stop = self.cfg.minutes and time.time() - self.t_start > self.cfg.minutes * 60
-                save = self.step % self.cfg.ckpt_every == 0 or self.step == self.total or stop
-                if self.step % 10 == 0 or save:
+                due = self.cfg.ckpt_minutes and time.time() - self.t_saved > self.cfg.ckpt_minutes * 60
+                save = self.step % self.cfg.ckpt_every == 0 or self.step == self.total or stop or due
+                progress = self.cfg.log_every and self.step % self.cfg.log_every == 0
+                if self.step % 10 == 0 or save or progress:
                     bar.set_postfix(self.postfix())
-                # 4. checkpoint and log line; a fitted step count is stored for the resumed runs
+                # 4. checkpoint (written atomically) and log line; a fitted step count is stored for resumed runs
                 if save:
                     _save(self.path, **self.checkpoint(), step=self.step,
                           fitted_total=self.total if self.minutes and not fit.on else None)
-                    self.log(f"{self.name}: step {self.step} {self.summary()}")
+                    self.t_saved = time.time()
+                    self.log(f"{self.name}: step {self.step} {self.summary()} {self.rate()} (checkpoint)")
+                elif progress:
+                    self.log(f"{self.name}: step {self.step}/{self.total} {self.summary()} {self.rate()}")
                 if stop:
                     raise StageStopped(f"{self.name}: stopped after {self.cfg.minutes} min at step {self.step} "
                                        "(resume by running again)")
@@ -350,6 +416,7 @@ class _VaeStage(Stage):
         self.dev = next(vae.parameters()).device
         self.opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
         self.rng = np.random.default_rng([cfg.seed, self.stream])
+        self.batch = cfg.vae_batch
 
     def checkpoint(self) -> dict:
         return dict(model=self.vae.state_dict(), opt=self.opt.state_dict(), rng=self.rng)
@@ -545,6 +612,26 @@ def coverage_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) -> tor
     return torch.stack(losses).mean()
 
 
+def outside_loss(maps: list, region: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """L_out = mean_{layers, words} ō / (ō + ī), ō = Σ_p (1 − r[p]) Â[p] / Σ_p (1 − r[p]) the word's map's mean
+    value off its region, ī = Σ_p r[p] Â[p] / Σ_p r[p] its mean value on it (Â as in :func:`localisation_loss`; r the
+    region's coverage of each cell, so partly covered edge cells count partly): 0 when nothing lies off the region,
+    ½ for a flat map, → 1 when the map avoids the region.
+
+    The companion of :func:`coverage_loss`. L_loc = −log Σ_{p ∈ region} Â[p] scores the mass inside, which a small
+    object holds even when a low, wide skirt spreads over the background; the blend mask reads the map relative to
+    its level on the object (max-normalised, > 0.3), so the skirt's *level* is what grows the mask (the coverage
+    fine-tunes' B3 0.66 → 0.38, docs/toy_edit_quality.md section 10). Ours, not the paper's."""
+    losses = []
+    for dist, r in word_distributions(maps, region):
+        out = ((1 - r) * dist).sum(-1) / (1 - r).sum(-1).clamp_min(1e-8)  # (B, tokens) mean off the region
+        inside = (r * dist).sum(-1) / r.sum(-1).clamp_min(1e-8)  # (B, tokens) mean on it
+        share = out / (out + inside).clamp_min(1e-12)
+        has = weight * (r.sum(-1) > 0) * ((1 - r).sum(-1) > 0)  # both sides present on this grid
+        losses.append((share * has).sum() / has.sum().clamp_min(1.0))
+    return torch.stack(losses).mean()
+
+
 def binding_loss(maps: list, region: torch.Tensor, kind: torch.Tensor) -> torch.Tensor:
     """L_bind = − mean_{layers, object pixels p} log( Σ_{w ∈ words of p's object} A[p, w] / Σ_{w ∈ all words} A[p, w] )
     (mean over heads; BOS/EOS/pads — the attention sink — left out of both sums).
@@ -573,10 +660,13 @@ def _tokenize(tok, captions: list[str], max_length: int) -> torch.Tensor:
 
 
 def _tokenizer(cfg: TrainConfig, mcfg: ToyModelConfig):
-    if cfg.init_from:  # the export's own vocabulary: the BPE learner may order its single-letter tokens differently
-        from transformers import CLIPTokenizer
+    """The export's own vocabulary (``init_from``, ``vae_from``; a resume point carries its run's): the BPE learner
+    may order its single-letter tokens differently on another machine, and the text encoder's rows follow the ids."""
+    for folder in (cfg.resume_from, cfg.init_from, cfg.vae_from):
+        if folder and (Path(folder) / "tokenizer").is_dir():
+            from transformers import CLIPTokenizer
 
-        return CLIPTokenizer.from_pretrained(Path(cfg.init_from) / "tokenizer")
+            return CLIPTokenizer.from_pretrained(Path(folder) / "tokenizer")
     return build_tokenizer(mcfg.max_length)
 
 
@@ -598,10 +688,13 @@ class _UnetStage(Stage):
         self.ema_te = copy.deepcopy(self.te).requires_grad_(False)
         self.ema_params = list(self.ema_unet.parameters()) + list(self.ema_te.parameters())  # in the order of params
         self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.batch = cfg.unet_batch
+        self.warm_from, self.warm_steps = 0, cfg.warmup  # the LR warm-up: from this step, this long
 
     def checkpoint(self) -> dict:
         return dict(unet=self.unet.state_dict(), te=self.te.state_dict(), opt=self.opt.state_dict(),
-                    ema_unet=self.ema_unet.state_dict(), ema_te=self.ema_te.state_dict(), gen=self.gen.get_state())
+                    ema_unet=self.ema_unet.state_dict(), ema_te=self.ema_te.state_dict(), gen=self.gen.get_state(),
+                    warm_from=self.warm_from, warm_steps=self.warm_steps)
 
     def restore(self, state: dict) -> None:
         self.unet.load_state_dict(state["unet"]), self.te.load_state_dict(state["te"])
@@ -609,6 +702,8 @@ class _UnetStage(Stage):
             self.opt.load_state_dict(state["opt"])
         self.ema_unet.load_state_dict(state["ema_unet"]), self.ema_te.load_state_dict(state["ema_te"])
         self.gen.set_state(state["gen"])
+        # a run started from a compact resume point warms its fresh optimiser up again from the recorded step
+        self.warm_from, self.warm_steps = state.get("warm_from", 0), state.get("warm_steps", self.cfg.warmup)
 
     @contextlib.contextmanager
     def session(self):
@@ -624,27 +719,28 @@ class _UnetStage(Stage):
         self.ids_all = _tokenize(self.tok, unique, max_length)[[row[c] for c in pool["captions"]]].to(dev)  # (pool, L)
         self.ids_empty = _tokenize(self.tok, [""], max_length)[0].to(dev)
         self.pool_mean, self.pool_std = pool["mean"].to(dev), pool["std"].to(dev)  # (pool, 4, h, w) fp16
-        self.use_loc = (cfg.loc_weight > 0 or cfg.bind_weight > 0 or cfg.cover_weight > 0) and "masks" in pool
+        self.use_loc = (cfg.loc_weight > 0 or cfg.bind_weight > 0 or cfg.cover_weight > 0
+                        or cfg.outside_weight > 0) and "masks" in pool
         if self.use_loc:  # where each word should look, per pool item
             self.pool_masks = pool["masks"].to(dev)  # (pool, 2, h, w) fp16 coverage
             self.pool_words = word_table(self.tok, pool["captions"], max_length).to(dev)  # (pool, tokens, 2)
         self.capture = CaptureCross((self.mcfg.image_size // 4,) * 2, cfg.loc_min_side)
-        self.losses, self.loc_losses, self.bind_losses, self.cover_losses = [], [], [], []
+        self.losses, self.loc_losses, self.bind_losses, self.cover_losses, self.out_losses = [], [], [], [], []
         self.unet.train(), self.te.train()
         with attention_control(self.unet, self.capture) if self.use_loc else contextlib.nullcontext():
             yield
 
     def train_step(self, step: int, total: int) -> None:
         """L = min(SNR(t), γ)/SNR(t) · ||ε − ε_θ(√ᾱ_t z₀ + √(1−ᾱ_t) ε, t, τ(caption))||²
-        (+ λ_loc · L_loc + λ_cov · L_cov + λ_bind · L_bind on the captured cross-attention), then the EMA of the
-        weights."""
+        (+ λ_loc · L_loc + λ_cov · L_cov + λ_out · L_out + λ_bind · L_bind on the captured cross-attention), then the
+        EMA of the weights."""
         cfg, dev, gen, batch = self.cfg, self.dev, self.gen, self.cfg.unet_batch
         # 1. a batch of cached posteriors -> z0 ~ q(z|x), scaled to unit variance (random numbers drawn on the CPU
         #    from one seeded generator, so a run is the same on any device)
         idx = torch.randint(0, len(self.pool["captions"]), (batch,), generator=gen).to(dev)
         mean, std = self.pool_mean[idx].float(), self.pool_std[idx].float()
         z0 = (mean + std * torch.randn(mean.shape, generator=gen).to(dev)) * self.pool["scaling_factor"]  # (B, 4, h, w)
-        # 2. captions, with 10 % dropped to the empty prompt for classifier-free guidance
+        # 2. captions, a share (cfg.empty_caption) dropped to the empty prompt for classifier-free guidance
         drop = (torch.rand(batch, generator=gen) < cfg.empty_caption).to(dev)
         ids = torch.where(drop[:, None], self.ids_empty, self.ids_all[idx])  # (B, max_length)
         # 3. forward diffusion: z_t = sqrt(a_t) z0 + sqrt(1 - a_t) eps
@@ -674,12 +770,17 @@ class _UnetStage(Stage):
                 cover = coverage_loss(self.capture.maps, region, scored)
                 self.cover_losses.append(cover.detach())
                 loss = loss + cfg.cover_weight * cover
-            if cfg.bind_weight > 0:  # 4d. pixel-side binding loss on the same maps
+            if cfg.outside_weight > 0:  # 4d. outside penalty: the object words' maps kept off the background
+                out = outside_loss(self.capture.maps, region, weight * (kind == 1))
+                self.out_losses.append(out.detach())
+                loss = loss + cfg.outside_weight * out
+            if cfg.bind_weight > 0:  # 4e. pixel-side binding loss on the same maps
                 bind = binding_loss(self.capture.maps, region, kind)
                 self.bind_losses.append(bind.detach())
                 loss = loss + cfg.bind_weight * bind
         # 5. learning-rate schedule (warm-up, constant, linear decay over the last 20 %) and the optimiser step
-        self.lr = cfg.unet_lr * min(1.0, (step + 1) / cfg.warmup) * min(1.0, (total - step) / (0.2 * total))
+        warm = min(1.0, (step + 1 - self.warm_from) / self.warm_steps)
+        self.lr = cfg.unet_lr * warm * min(1.0, (total - step) / (0.2 * total))
         _set_lr(self.opt, self.lr)
         _optimiser_step(self.opt, loss, self.params)
         # 6. EMA of the weights (warms up so early checkpoints are usable)
@@ -691,16 +792,17 @@ class _UnetStage(Stage):
 
     def postfix(self) -> dict:
         # the recent losses as floats (float() syncs a GPU: asked for every 10 steps and at checkpoints only)
-        self.losses, self.loc_losses, self.bind_losses, self.cover_losses = (
+        self.losses, self.loc_losses, self.bind_losses, self.cover_losses, self.out_losses = (
             [float(x) for x in xs[-50:]] for xs in (self.losses, self.loc_losses, self.bind_losses,
-                                                    self.cover_losses))
+                                                    self.cover_losses, self.out_losses))
         return {"loss": f"{np.mean(self.losses[-50:]):.4f}"}
 
     def summary(self) -> str:
         loc = np.mean(self.loc_losses[-50:]) if self.loc_losses else float("nan")
         bind = f"bind(50) {np.mean(self.bind_losses[-50:]):.3f} " if self.bind_losses else ""
         cover = f"cover(50) {np.mean(self.cover_losses[-50:]):.3f} " if self.cover_losses else ""
-        return (f"loss(50) {np.mean(self.losses[-50:]):.4f} loc(50) {loc:.3f} {bind}{cover}lr {self.lr:.2e} "
+        out = f"out(50) {np.mean(self.out_losses[-50:]):.3f} " if self.out_losses else ""
+        return (f"loss(50) {np.mean(self.losses[-50:]):.4f} loc(50) {loc:.3f} {bind}{cover}{out}lr {self.lr:.2e} "
                 f"({self.minutes_spent():.1f} min this session)")
 
 
@@ -759,17 +861,108 @@ def seed_from_export(cfg: TrainConfig, run: Path, log: Logger) -> tuple[ToyModel
     folder = Path(cfg.init_from)
     meta = json.loads((folder / "toy_model.json").read_text())["toy_model_config"]
     mcfg = ToyModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in meta.items()})
-    vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32)
-    if not (run / "vae.pt").exists():
-        _save(run / "vae.pt", model=vae.state_dict(), opt=None, step=cfg.vae_steps, rng=np.random.default_rng(),
-              fitted_total=None)
+    scaling = seed_vae_from_export(folder, cfg, run)
     if not (run / "unet.pt").exists():
         unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32).state_dict()
         te = CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=torch.float32).state_dict()
         _save(run / "unet.pt", unet=unet, te=te, ema_unet=unet, ema_te=te, opt=None, step=0,
               gen=torch.Generator().manual_seed(cfg.seed).get_state(), fitted_total=None)
         log(f"init: run seeded from {folder} (VAE kept; UNet and text encoder fine-tuned from its weights)")
-    return mcfg, float(vae.config.scaling_factor)
+    return mcfg, scaling
+
+
+def seed_vae_from_export(folder: Path, cfg: TrainConfig, run: Path) -> float:
+    """The exported pipeline's VAE becomes the run's trained VAE stage (unless the run has one); returns its latent
+    scaling factor (``--init-from`` and ``--vae-from``)."""
+    from diffusers import AutoencoderKL
+
+    vae = AutoencoderKL.from_pretrained(Path(folder) / "vae", torch_dtype=torch.float32)
+    if not (run / "vae.pt").exists():
+        _save(run / "vae.pt", model=vae.state_dict(), opt=None, step=cfg.vae_steps, rng=np.random.default_rng(),
+              fitted_total=None)
+    return float(vae.config.scaling_factor)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Compact resume points: a run continued on another machine (docs/toy_edit_quality.md section 12)
+# ---------------------------------------------------------------------------------------------------------------------
+RESUME_FIELDS_FREE = {"run", "minutes", "threads", "device", "workers", "resume_from", "export_to", "ckpt_every",
+                      "ckpt_minutes", "log_every", "resume_warmup"}  # may differ between the stretches of one run
+
+
+def export_resume_point(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, out: Path, log: Logger) -> Path:
+    """Write the UNet stage's compact resume point into ``out``: the EMA weights of the UNet and the text encoder in
+    fp16 (safetensors), the tokenizer, and ``resume.json`` (step, step count, the exact training and model config,
+    the data seed, the latent scaling) plus a README — no optimiser state (the full checkpoint, with fp32 weights,
+    their EMA and Adam's two moments, is ~8× larger). Files are written to temporary names and renamed."""
+    from safetensors.torch import save_file
+
+    state = _load(run / "unet.pt")
+    if state is None:
+        raise FileNotFoundError(f"no unet checkpoint in {run}: train first (--stage unet)")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, key in (("unet_ema.safetensors", "ema_unet"), ("text_encoder_ema.safetensors", "ema_te")):
+        tmp = out / (name + ".tmp")
+        save_file({k: v.detach().to(torch.float16).contiguous() for k, v in state[key].items()}, str(tmp))
+        tmp.replace(out / name)
+    _tokenizer(cfg, mcfg).save_pretrained(out / "tokenizer")
+    total = _resume_total(state, cfg.unet_steps, cfg.extend)
+    scaling = _scaling_of_run(cfg, run)
+    meta = {"step": state["step"], "unet_steps": total, "samples": state["step"] * cfg.unet_batch,
+            "data_seed": cfg.seed, "scaling_factor": scaling, "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "train_config": dataclasses.asdict(cfg), "model": dataclasses.asdict(mcfg)}
+    (out / "resume.json.tmp").write_text(json.dumps(meta, indent=2))
+    (out / "resume.json.tmp").replace(out / "resume.json")
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file() and f.name != "README.md")
+    (out / "README.md").write_text(
+        f"# Toy model v2: compact resume point\n\n"
+        f"Written {meta['written']} from `{run}`: UNet step **{state['step']} of {total}** "
+        f"({meta['samples']:,} of {total * cfg.unet_batch:,} samples, batch {cfg.unet_batch}); {size / 1e6:.1f} MB.\n"
+        f"EMA weights of the UNet and text encoder (fp16), the tokenizer, and `resume.json` (the exact recipe, the "
+        f"data seed {cfg.seed}, the latent scaling {scaling:.4f}); no optimiser state.\n\n"
+        f"Continue (docs/toy_edit_quality.md section 12): `bash scripts/train_v2.sh` — it resumes the local full "
+        f"checkpoint in runs/v2 if there is one, else starts from this point (weights from here, a fresh optimiser "
+        f"warmed up over {cfg.resume_warmup} steps, the learning-rate schedule continuing at step {state['step']}; the "
+        f"latent pool is rebuilt from the data seed first). Write a new point with "
+        f"`bash scripts/train_v2.sh export-resume`.\n")
+    log(f"resume point: step {state['step']} of {total} written to {out} ({size / 1e6:.1f} MB)")
+    return out
+
+
+def _scaling_of_run(cfg: TrainConfig, run: Path) -> float:
+    if cfg.vae_from or cfg.init_from:
+        folder = Path(cfg.vae_from or cfg.init_from) / "vae" / "config.json"
+        return float(json.loads(folder.read_text())["scaling_factor"])
+    return float(_load(run / "latents.pt")["scaling_factor"])
+
+
+def seed_from_resume_point(cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger) -> None:
+    """A run folder without a UNet checkpoint starts from ``cfg.resume_from``: its EMA weights become the weights and
+    the EMA, the step is the recorded one (so the learning-rate schedule continues there), the optimiser is fresh and
+    warms up over ``cfg.resume_warmup`` steps; the noise generator is re-seeded from (seed, step). The recipe must be
+    the recorded one (fields in ``RESUME_FIELDS_FREE`` may differ)."""
+    from safetensors.torch import load_file
+
+    folder = Path(cfg.resume_from)
+    meta = json.loads((folder / "resume.json").read_text())
+    if meta["model"] != json.loads(json.dumps(dataclasses.asdict(mcfg))):
+        raise ValueError(f"resume point {folder} was trained with model {meta['model']}, this run has "
+                         f"{dataclasses.asdict(mcfg)}: pass the same --model")
+    now = json.loads(json.dumps(dataclasses.asdict(cfg)))
+    differ = sorted(k for k, v in meta["train_config"].items() if k not in RESUME_FIELDS_FREE and now.get(k) != v)
+    if differ:
+        raise ValueError(f"resume point {folder} was trained with a different recipe: "
+                         + ", ".join(f"{k}={meta['train_config'][k]!r} (now {now.get(k)!r})" for k in differ))
+    if (run / "unet.pt").exists():
+        return  # the local full checkpoint wins
+    unet = {k: v.float() for k, v in load_file(str(folder / "unet_ema.safetensors")).items()}
+    te = {k: v.float() for k, v in load_file(str(folder / "text_encoder_ema.safetensors")).items()}
+    step = int(meta["step"])
+    _save(run / "unet.pt", unet=unet, te=te, ema_unet=unet, ema_te=te, opt=None, step=step,
+          gen=torch.Generator().manual_seed(cfg.seed * 1_000_003 + step).get_state(), fitted_total=None,
+          warm_from=step, warm_steps=cfg.resume_warmup)
+    log(f"resume: run seeded from the compact resume point {folder} at step {step} (EMA weights, fresh optimiser, "
+        f"warm-up {cfg.resume_warmup} steps)")
 
 
 def export(cfg: TrainConfig, mcfg: ToyModelConfig, vae, unet, te, tok, scaling: float, run: Path, log: Logger) -> Path:
@@ -787,8 +980,12 @@ def export(cfg: TrainConfig, mcfg: ToyModelConfig, vae, unet, te, tok, scaling: 
 
 def run_stages(stage: str, cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, log: Logger,
                scaling: float | None = None) -> None:
-    """Run ``stage`` ("all", "vae", "latents", "unet", "decoder" or "export") and the stages it needs."""
+    """Run ``stage`` ("all", "vae", "latents", "unet", "decoder", "export" or "resume-point") and the stages it
+    needs."""
     t0 = time.time()
+    if stage == "resume-point":  # the compact resume point of the UNet stage, nothing trained
+        export_resume_point(cfg, mcfg, run, Path(cfg.export_to or run / "resume_point"), log)
+        return
     train = stage != "export"  # export writes the pipeline from the checkpoints as they are
     vae = train_vae(cfg, mcfg, run, log, train)
     if stage == "vae":
@@ -810,7 +1007,8 @@ def run_stages(stage: str, cfg: TrainConfig, mcfg: ToyModelConfig, run: Path, lo
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--stage", default="all", choices=["all", "vae", "latents", "unet", "decoder", "export"])
+    ap.add_argument("--stage", default="all",
+                    choices=["all", "vae", "latents", "unet", "decoder", "export", "resume-point"])
     ap.add_argument("--quick", action="store_true", help="a few steps of a tiny model (smoke test)")
     for f in dataclasses.fields(TrainConfig):
         ap.add_argument("--" + f.name.replace("_", "-"), type=type(f.default) if f.type != "bool" else int,
@@ -818,8 +1016,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     overrides = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
                  if getattr(args, f.name) is not None}
-    mcfg = ToyModelConfig(**QUICK_MODEL) if args.quick else ToyModelConfig()
     cfg = TrainConfig(**({**QUICK_TRAIN, **overrides} if args.quick else overrides))
+    sizes = {**(QUICK_MODEL if args.quick else {}), **(json.loads(cfg.model) if cfg.model else {})}
+    mcfg = ToyModelConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in sizes.items()})
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     if cfg.device != "cpu":
@@ -831,6 +1030,13 @@ def main(argv: list[str] | None = None) -> None:
     scaling = None
     if cfg.init_from:
         mcfg, scaling = seed_from_export(cfg, run, log)
+    elif cfg.vae_from:  # the VAE's sizes are the export's; the UNet's are this run's
+        scaling = seed_vae_from_export(Path(cfg.vae_from), cfg, run)
+        theirs = json.loads((Path(cfg.vae_from) / "toy_model.json").read_text())["toy_model_config"]
+        mcfg = dataclasses.replace(mcfg, **{k: tuple(theirs[k]) if isinstance(theirs[k], list) else theirs[k]
+                                            for k in ("image_size", "vae_channels", "vae_layers")})
+    if cfg.resume_from and args.stage != "resume-point":
+        seed_from_resume_point(cfg, mcfg, run, log)
     (run / "train_config.json").write_text(json.dumps({"train": dataclasses.asdict(cfg),
                                                        "model": dataclasses.asdict(mcfg)}, indent=2))
     try:

@@ -159,18 +159,20 @@ def _check(kind: str, value, allowed) -> None:
 # Random specs
 # ---------------------------------------------------------------------------------------------------------------------
 def random_object(rng: np.random.Generator, size: int, colour: str | None = None, shape: str | None = None,
-                  avoid: ToyObject | None = None, speed: float = 2.0, travel: tuple[float, float] = (0.0, 0.0)
-                  ) -> ToyObject:
+                  avoid: ToyObject | None = None, speed: float = 2.0, travel: tuple[float, float] = (0.0, 0.0),
+                  radius_range: tuple[float, float] | None = None) -> ToyObject:
     """A random object with random appearance; ``avoid`` keeps it clear of another object.
 
     ``travel`` (pixels in x, y) is how far the motion takes the centre from its middle-frame position, so the path
-    stays inside the frame.
+    stays inside the frame. ``radius_range`` (pixels of a 64-pixel frame; default 7–13, 7–11 beside another object)
+    is where the radius is drawn from, whatever the colour and shape.
     """
     colour = colour or str(rng.choice(list(COLOURS)))
     shape = shape or str(rng.choice(SHAPES))
     s = size / 64.0
     for _ in range(100):
-        radius = float(rng.uniform(7.0, 13.0 if avoid is None else 11.0)) * s
+        lo, hi = radius_range or (7.0, 13.0 if avoid is None else 11.0)
+        radius = float(rng.uniform(lo, hi)) * s
         mx = min(radius + 2 * s + travel[0], size / 2 - 1)
         my = min(radius + 2 * s + travel[1], size / 2 - 1)
         x = float(rng.uniform(mx, size - mx))
@@ -192,8 +194,9 @@ def random_object(rng: np.random.Generator, size: int, colour: str | None = None
 
 def random_spec(seed: int, n_objects: int | None = None, frames: int = 8, size: int = 64,
                 motion: str | None = None, camera: str | None = None, lighting: str | None = None,
-                background: str | None = None) -> ClipSpec:
-    """A random clip spec; two objects always get different colours so captions stay unambiguous."""
+                background: str | None = None, radius_range: tuple[float, float] | None = None) -> ClipSpec:
+    """A random clip spec; two objects always get different colours so captions stay unambiguous.
+    ``radius_range``: see :func:`random_object` (the same range for one and two objects)."""
     rng = np.random.default_rng(seed)
     n = n_objects or int(rng.choice([1, 2]))
     motion = motion or str(rng.choice(MOTIONS))
@@ -202,11 +205,11 @@ def random_spec(seed: int, n_objects: int | None = None, frames: int = 8, size: 
     travel = {"left_to_right": (speed * half, 0.0), "right_to_left": (speed * half, 0.0),
               "up": (0.0, speed * half), "down": (0.0, speed * half),
               "circle": (1.5 * speed, 1.5 * speed), "scale": (3.0, 3.0)}.get(motion, (0.0, 0.0))
-    first = random_object(rng, size, travel=travel)
+    first = random_object(rng, size, travel=travel, radius_range=radius_range)
     objects = [first]
     if n == 2:
         colour = str(rng.choice([c for c in COLOURS if c != first.colour]))
-        objects.append(random_object(rng, size, colour=colour, avoid=first, travel=travel))
+        objects.append(random_object(rng, size, colour=colour, avoid=first, travel=travel, radius_range=radius_range))
     return ClipSpec(
         objects=tuple(objects),
         background=background or str(rng.choice(BACKGROUNDS)),
@@ -243,23 +246,28 @@ def clip(caption: str = "a red circle on grass", motion: str = "left_to_right", 
 # ---------------------------------------------------------------------------------------------------------------------
 # Rendering
 # ---------------------------------------------------------------------------------------------------------------------
-def render(spec: ClipSpec, edit: dict | None = None) -> Clip:
+def render(spec: ClipSpec, edit: dict | None = None, only: int | None = None) -> Clip:
     """Render ``spec`` (optionally with an ``edit``) to frames and masks.
 
     ``edit`` changes fields and nothing else, e.g. ``{"colour": "blue"}`` (object 0), ``{"obj": 1, "shape": "square"}``
-    or ``{"background": "snow"}``: the result is the exact ground truth of that edit.
+    or ``{"background": "snow"}``: the result is the exact ground truth of that edit. ``only=i`` renders frame ``i``
+    alone (``frames``/``masks`` then hold that one frame, equal to ``render(spec).frames[i:i + 1]``; the training
+    data draws single frames from clips this way).
     """
     if edit:
         spec = apply_edit(spec, edit)
     _check("background", spec.background, BACKGROUNDS)
     _check("motion", spec.motion, MOTIONS)
     n, f = spec.size, spec.frames
-    frames = np.empty((f, n, n, 3), np.float32)
-    masks = np.zeros((f, len(spec.objects), n, n), bool)
+    if only is not None and not 0 <= only < f:
+        raise ValueError(f"only={only} but the clip has {f} frame(s); expected 0..{f - 1}")
+    indices = range(f) if only is None else [only]
+    frames = np.empty((len(indices), n, n, 3), np.float32)
+    masks = np.zeros((len(indices), len(spec.objects), n, n), bool)
     margin = int(np.ceil(max(abs(spec.pan[0]), abs(spec.pan[1])) * f)) + 2
     texture = background_texture(spec.background, n + 2 * margin, spec.seed)  # (n+2m, n+2m, 3)
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) + 0.5
-    for i in range(f):
+    for out, i in enumerate(indices):
         # 1. background: a window of the texture, sliding when the camera pans
         t = i - (f - 1) / 2.0  # frame time centred on the middle frame
         ox, oy = (spec.pan if spec.camera == "pan" else (0.0, 0.0))
@@ -270,13 +278,13 @@ def render(spec: ClipSpec, edit: dict | None = None) -> Clip:
             cover = _coverage(obj.shape, xx - cx, yy - cy, r)  # (H, W) anti-aliased coverage in [0, 1]
             colour = _object_colour(obj, xx - cx, yy - cy, r)  # (H, W, 3)
             img = img * (1 - cover[..., None]) + colour * cover[..., None]
-            masks[i, k] = cover > 0.5
+            masks[out, k] = cover > 0.5
             for j in range(k):  # a later object hides an earlier one
-                masks[i, j] &= ~masks[i, k]
+                masks[out, j] &= ~masks[out, k]
         # 3. lighting
         if spec.lighting == "drift":
             img = img * (1.0 + 0.08 * np.sin(np.pi * (i / max(f - 1, 1)) - np.pi / 2 + spec.seed % 7))
-        frames[i] = np.clip(img, 0.0, 1.0)
+        frames[out] = np.clip(img, 0.0, 1.0)
     return Clip(spec=spec, frames=frames, masks=masks)
 
 
