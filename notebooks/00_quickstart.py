@@ -65,7 +65,7 @@ inv
 
 # %% [markdown]
 # ## 3. Edit with the target prompt
-# Denoising from $z_T$ with the target prompt, fusing the recorded source attention into the edit (the *Attention Blending Block*). `ex.config` holds the knobs: in `toy` mode `blend_words` names the source word whose cross-attention marks the region allowed to change, and what you leave open comes from the toy model's measured defaults (its mask layers, prompt-to-prompt *replace* alignment and a cross-attention window of 0.5 instead of the reference's refine and 0.8 — notebook 06 shows why); in `sd` mode they are the paper's (`watercolor` re-weighted x10, no blend words: a style edit may change the whole frame). `out.config` lists every value used.
+# Denoising from $z_T$ with the target prompt, fusing the recorded source attention into the edit (the *Attention Blending Block*). `ex.config` holds the knobs: in `toy` mode `blend_words` names the source word whose cross-attention marks the region allowed to change, and what you leave open comes from the toy model's own measured defaults (its mask layers, prompt-to-prompt *replace* alignment for prompts with equal token counts and a cross-attention window of 0.5 — ours, measured on the toy; notebook 06 compares them with other settings); in `sd` mode they are the authors' watercolor config (refine alignment, cross and self windows 0.8, `watercolor` re-weighted x10, no blend words). No blend words does **not** free the frame: without a mask every fused self-attention layer takes the source's map during the self window, so the jeep, the road and their motion keep their layout; the style comes in through cross-attention (the re-weighted word), the finest layers that are never fused, and the last steps after the window. The authors run every style and attribute edit this way; only their shape edits set blend words (`docs/method.md`, "What the authors run, per kind of edit"). `out.config` lists every value used.
 
 # %%
 out = fz.edit(pipe, inv, ex.target, ex.config)
@@ -85,4 +85,4 @@ fz.video.show(ex.clips({"edit": out.frames}))
 
 # %% [markdown]
 # ## Next
-# Notebooks 01–09 take each step apart, in the mode chosen above; notebook 10 is the gallery: every preset of the paper, your own prompts and your own clip.
+# Notebooks 01–09 take each step apart, in the mode chosen above; notebook 10 is the gallery: every preset of the paper, your own prompts and your own clip; notebook 11 goes beyond the paper: the guided drift that FateZero leaves in place (darker frames, notebook 02) and two fixes for it, null-text and negative-prompt inversion.

@@ -74,6 +74,8 @@ fig = fz.viz.compare_clips({"source": ex.frames}, title=ex.source); plt.show()
 # %% [markdown]
 # ## The model
 # A stock diffusers `StableDiffusionPipeline`: the VAE maps a frame to a latent $z_0 = \mathcal{E}(x)$ (toy: 64x64 pixels to 16x16x4; SD: 512x512 to 64x64x4); the UNet $\epsilon_\theta(z_t, t, \tau(p))$ predicts the noise with self-attention (pixels to pixels) and cross-attention (pixels to words) at every resolution.
+#
+# Two differences of the toy model matter later. Its text encoder $\tau$ is a `CLIPTextModel` with **no transformer layers** (token and position embeddings only), so each word's embedding is that word alone; in SD, a causal transformer lets every later token carry the whole prompt. And its word maps localise — "circle" lights up the circle — because its training added a loss that pulls each word's cross-attention onto that word's region (the renderer knows it); SD got that property from web-scale data. FateZero's blending mask relies on it (`fatezero_lab/toyworld/model.py`, README "The toy world and its model").
 
 # %%
 fz.models.model_summary(pipe)

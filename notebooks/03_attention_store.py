@@ -48,7 +48,9 @@ pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
 
 # %% [markdown]
-# At every inversion step FateZero keeps the UNet's attention: cross-attention $c_t$ (query pixel $\to$ word) and spatial-temporal self-attention $s_t$ (query pixel $\to$ pixels of the first and previous frame), $\mathrm{softmax}(QK^\top/\sqrt d)$.
+# At every inversion step FateZero keeps the UNet's attention: cross-attention $c_t$ (query pixel $\to$ word) and spatial-temporal self-attention $s_t$ (query pixel $\to$ pixels of its *reference frames*), $\mathrm{softmax}(QK^\top/\sqrt d)$. Which frames those are is a setting, and the frame itself is not among them: the toy uses the library's default, the first and the previous frame at every layer (Tune-A-Video's sparse-causal choice, also the authors' code default and what their shape configs run); the authors' zero-shot Stable Diffusion configs — the presets `sd` mode runs, except the Porsche edit — use the **middle** frame only, and only in layers at least 640 channels wide (SD's 64×64 layers stay per-frame, the frame reading itself). `docs/method.md`, section 7.
+#
+# The step sliders below count the **inversion's** steps as stored: step 0 is the first, least noisy one, the last is the noisiest; `store.timesteps[step]` is its timestep $t$ (an edit's step $i$, counted from the noisiest, replays store step $N-1-i$).
 
 # %%
 ex = lab.example("a red circle and a blue square on grass", words=["circle", "square"], seed=2)
@@ -62,7 +64,7 @@ for row in store.layer_table():
 
 # %% [markdown]
 # ## Cross-attention explorer
-# Where does a word live? Averaged over heads (or one head) at one step and layer; "mask layers" is the average the blending mask uses. In `sd` mode try "jeep", "road" and "countryside": Stable Diffusion's word maps localise without any training on this clip.
+# Where does a word live? Averaged over heads (or one head) at one step and layer; "mask layers" is the average the blending mask uses. In `sd` mode try "jeep", "road" and "countryside": Stable Diffusion's word maps localise without any training on this clip. The toy's maps localise for another reason: its text encoder has **no transformer layers** (each word's embedding is the word alone, so no later token carries the whole prompt), and its training added a loss that pulls each word's cross-attention onto that word's region — the property SD learned from web-scale data, taught directly (`fatezero_lab/toyworld/model.py`, README "The toy world and its model").
 
 # %%
 cross = {"mask layers": None, **{store.layers[n].short: n for n in store.layer_names("cross")}}
@@ -79,7 +81,7 @@ widgets.interact(explore, word=store.words(), step=(0, store.steps - 1),
 
 # %% [markdown]
 # ## Self-attention explorer
-# Pick a query pixel (on the finest recorded grid) and a frame: the maps show where it reads from in each reference frame (toy: first and previous; the paper's SD setting: the middle frame).
+# Pick a query pixel (on the finest recorded grid) and a frame: the maps show where it reads from in each reference frame (toy: the first and the previous frame; the authors' zero-shot SD setting: the middle frame, at the wide layers only). The query's own frame is a key only where it is one of its reference frames (frame 0 under first + previous, the middle frame under 'mid') or at a per-frame layer.
 
 # %%
 selfs = {store.layers[n].short: n for n in store.layer_names("self", resolution=GRID)}

@@ -50,7 +50,9 @@ lab
 # %% [markdown]
 # $$M_t = \Big[\mathrm{norm}\big(\mathrm{up}(\mathrm{maxpool}_k(\tfrac{1}{|L||H|}\sum_{l,h}\sum_{w\in W} c^{src}_{t,l,h}[\cdot, w]))\big) > \tau\Big]$$
 #
-# made from the **source** cross-attention recorded during inversion. The reference normalises by the spatial max and uses $\tau = 0.3$; the toy model ships its own measured rule (see the store's `defaults`).
+# made from the **source** cross-attention recorded during inversion. The reference normalises by the spatial max and uses $\tau = 0.3$; the toy model ships its own measured rule (see the store's `defaults`). The authors build $M_t$ only for their shape edits (blend words "silver jeep", "man", "swan"); their style and attribute edits set no blend words, i.e. full source self-attention (`docs/method.md`, "What the authors run, per kind of edit").
+#
+# `step` below is the inversion's stored step: 0 is the first, least noisy one; `store.timesteps[step]` is its timestep $t$. Editing step $i$ (0 = the noisiest) reads the mask of store step $N-1-i$.
 
 # %%
 ex = lab.example("a red circle and a blue square on grass", blend_words=["circle"], words=["circle", "square"], seed=2)
@@ -79,7 +81,7 @@ widgets.interact(tune, threshold=(0.0, 1.0, 0.05), dilation=[1, 3, 5], normalise
                  step=(0, store.steps - 1), word=ex.words);
 
 # %% [markdown]
-# Sweep the threshold for both normalisations. Where the two curves lie on top of each other, the averaged map's minimum is already about 0, so dividing by the max and min-max scaling agree. In `toy` mode the curve is the IoU with the true mask — noisy for one clip at one step; `benchmarks/toy_quality.py` reports the mean over held-out images (0.65 for the shipped model). In `sd` mode there is no true mask and the curve is the mask's area: a plateau means the word's map has a clear edge, so the exact threshold matters little.
+# Sweep the threshold for both normalisations. Where the two curves lie on top of each other, the averaged map's minimum is already about 0, so dividing by the max and min-max scaling agree. In `toy` mode the curve is the IoU with the true mask — noisy for one clip at one step; `benchmarks/toy_quality.py` reports the mean over held-out images (0.66 for the shipped model on single objects, 0.65 in two-object scenes: `docs/toy_quality.md`, B3 and B5). In `sd` mode there is no true mask and the curve is the mask's area: a plateau means the word's map has a clear edge, so the exact threshold matters little.
 
 # %%
 ths = np.linspace(0.05, 0.95, 19)

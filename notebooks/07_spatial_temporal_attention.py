@@ -47,7 +47,7 @@ pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
 
 # %% [markdown]
-# $$\mathrm{SelfAttn}(f) = \mathrm{softmax}\big(Q_f\,[K_r]_{r\in R(f)}^\top/\sqrt d\big)\,[V_r]_{r\in R(f)}$$ with $R(f)$ = {first, previous} by default. Editing frames independently lets each frame pick its own look; sharing keys/values keeps one look.
+# $$\mathrm{SelfAttn}(f) = \mathrm{softmax}\big(Q_f\,[K_r]_{r\in R(f)}^\top/\sqrt d\big)\,[V_r]_{r\in R(f)}$$ where $R(f)$, the reference frames, is a setting — and $f$ itself is not in it unless listed. The library's default, used by the toy, is {first, previous} at every layer (Tune-A-Video's sparse-causal choice; the authors' code default and their shape configs). The authors' zero-shot Stable Diffusion configs use $R(f)$ = {middle frame} and only in layers at least 640 channels wide; narrower layers stay per-frame ($R(f) = \{f\}$). Editing frames independently lets each frame pick its own look; sharing keys/values keeps one look.
 
 # %% [markdown]
 # The example is a **background edit** (snow → grass, the triangle circling): the new grass is drawn fresh in every frame, which is where keys/values shared across frames should matter most. Each setting is used for the inversion and the edit, as in the paper. The last two rows are plain edits (no attention fusion), with and without spatial-temporal attention: what holds the frames together when nothing from the source is replayed?
@@ -87,8 +87,11 @@ if not ex.has_ground_truth:
 # by `benchmarks/temporal.py` (seven clips of the benchmark suite, 8 frames, 50 steps; `docs/toy_edit_quality.md`,
 # section 8):
 #
-# - With FateZero's fusion, spatial-temporal attention changes the edited frames by almost nothing: 32–48 dB PSNR
-#   between the edits with and without it, on every clip. The largest gain is this clip's: temporal-difference
+# - With FateZero's fusion, first + previous changes the edited frames by almost nothing on those seven clips: 32–48 dB
+#   PSNR between the edits with and without it. Not always: in the full benchmark suite it breaks one two-object
+#   edit (case 11, a purple circle → square beside a yellow triangle: 14.1 vs 20.3 dB without it), and "all frames"
+#   turns the quickstart clip's frame 0 to noise (20.3 dB from the per-frame edit; `docs/toy_edit_quality.md`,
+#   section 8). The largest gain is this clip's: temporal-difference
 #   error 0.0231 → 0.0200 (−13 %); where the truth stays still, the new grass changes 17 % less from frame to frame
 #   (18.1 → 15.0 × 10⁻³ mean absolute change) — a number, not something you can see in the frames above.
 # - What does flicker in the toy is the object's *placement* when nothing is fused: not in this background edit,

@@ -13,7 +13,7 @@
 #
 # **What you will learn**
 #
-# - why fused self-attention keeps the old shape
+# - what a new shape needs: a mask that frees the object's region, short cross-attention fusion, a motion prior
 # - one-shot video tuning (Tune-A-Video): which weights move, and the temporal attention it adds
 # - shape accuracy with and without tuning, against ground truth (toy); the paper's jeep-to-Porsche edit (SD)
 #
@@ -48,7 +48,11 @@ pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
 
 # %% [markdown]
-# Zero-shot, the source self-attention pins the layout — good for colours and styles, bad for "circle → square". FateZero tunes the model on the clip first (train $W_Q$ of self- and cross-attention and a new temporal attention, loss $\|\epsilon - \epsilon_\theta(z_t, t, p_{src})\|^2$ on the clip), then edits with the same fusion.
+# A new shape needs three things, and the authors' shape configs set all three (`docs/method.md`, section 9 and "What the authors run, per kind of edit"):
+#
+# - **room**: the blending mask $M_t$ (blend words: the object's word) gives the object's region the edit's own self-attention, so the source's self-attention no longer dictates the layout there; outside it, source self-attention keeps the background and the motion;
+# - **no old outline from the words**: inside the region, what pins the old layout is cross-attention fusion — with *replace* the new word reads the old word's map — so shape edits fuse cross-attention for few steps (the Porsche 50 %, the skater 30 % — 90 % for Batman —, the swan 0–30 %);
+# - **a motion prior**: an image model drawing an object the clip never showed has nothing that makes it move like the source from frame to frame. FateZero tunes the model on the clip first (Tune-A-Video: train $W_Q$ of self- and cross-attention and a new temporal attention, loss $\|\epsilon - \epsilon_\theta(z_t, t, p_{src})\|^2$ on the clip), then edits with the same fusion.
 
 # %% [markdown]
 # `toy`: a circle becomes a square. `sd`: the paper's shape edit, the silver jeep becomes a Porsche (preset `jeep_posche`; the authors tuned their model for 200 steps on the clip, `lab.tuning` has the preset's steps and learning rate — on a T4 expect several minutes).

@@ -79,7 +79,7 @@ widgets.VBox([clip_path, widgets.HBox([start, stride])])
 
 # %% [markdown]
 # ## Pick a preset, or type your own prompts
-# Choosing a preset fills in its prompts and blend words; edit them freely (the preset's knobs stay, minus words your prompts lack). Blend words are source words whose cross-attention marks what may change (empty for a style edit: the whole frame).
+# Choosing a preset fills in its prompts and blend words; edit them freely (the preset's knobs stay, minus words your prompts lack). Blend words are source words whose cross-attention marks the region whose self-attention may change (the authors set them only for shape edits). Empty, as in their style and attribute presets, does not free the frame: every fused layer then keeps the source's self-attention everywhere during the self window, so the layout and motion stay, and the edit acts through cross-attention (re-weighted words) and the later steps.
 
 # %%
 choice = widgets.Dropdown(options=lab.gallery_choices(), description="preset", layout={"width": "90%"})
