@@ -314,11 +314,9 @@ def read_frames(req: EditRequest, pipe):
 
 # ------------------------------------------------------------------------------------------------------- the command
 def cmd_edit(args) -> int:
-    import numpy as np
     import torch
 
     import fatezero_lab as fz
-    from fatezero_lab.prompts import align
 
     t0 = time.time()
     parser = args.edit_parser
@@ -328,19 +326,7 @@ def cmd_edit(args) -> int:
     for note in req.notes:
         print(f"note: {note}")
     pipe = load_model(req.model, args)
-    # 1. what needs the tokenizer before the inversion: the prompts' lengths, replace's equal token counts
-    config = req.config
-    try:
-        for flag, prompt in (("--source", req.source), ("--target", req.target)):
-            fz.diffusion.check_prompt(pipe, prompt, flag)
-    except ValueError as e:
-        parser.error(str(e))
-    if config.cross_mode == "replace":  # the reference's replace copes with unequal token counts; ours does not
-        try:
-            align(pipe.tokenizer, config.alignment_prompt or req.source, req.target, "replace")
-        except ValueError as e:
-            print(f"note: {e}; using cross_mode='refine'")
-            config = config.replace(cross_mode="refine")
+    config = _check_with_tokenizer(parser, pipe, req)  # 1. what needs the tokenizer before the inversion
     try:
         frames, stride = read_frames(req, pipe)
     except (OSError, ValueError) as e:
@@ -360,50 +346,77 @@ def cmd_edit(args) -> int:
         parser.error(f"invalid edit settings: {e}{set_by(e, req.origins)}")
     res = fz.edit(pipe, inv, req.target, config)
     fps = output_fps or getattr(fz.video, "DEFAULT_FPS", 8.0)  # the source's speed when it has one
-
     # 3. write, all at once, with provenance
-    def write(out: Path) -> None:
-        fz.video.write(out / "source.mp4", frames, fps=fps)
-        fz.video.write(out / "edit.mp4", res.frames, fps=fps)
-        fz.video.write(out / "edit_frames", res.frames)
-        fz.video.save_png(out / "side_by_side.png", fz.video.grid([np.asarray(frames), res.frames]),
-                          scale=max(1, 192 // frames.shape[1]))
-        if res.masks:
-            masks = np.stack([res.masks[i] for i in sorted(res.masks)])  # (steps, frames, h, w)
-            np.save(out / "masks.npy", masks)
-            fz.video.save_png(out / "masks.png", fz.video.grid([np.repeat(m[..., None], 3, -1).astype(np.float32)
-                                                                for m in masks[:: max(1, len(masks) // 6)]]), scale=4)
-        res.config.to_json(out / "config.json")
-        prompts = {"source": req.source, "target": req.target, "video": req.video}
-        if req.ref is not None:
-            prompts.update(reference_config=str(req.ref.path), reference_index=req.ref.index, steps=req.steps,
-                           temporal=str(req.temporal), notes=req.ref.notes)
-        if req.preset is not None:
-            prompts.update(preset=req.preset.name, clip=req.preset.clip)
-        (out / "prompts.json").write_text(json.dumps(prompts, indent=2))
-        write_provenance(
-            out, args.argv, t0, model=model_provenance(req.model, pipe, args.revision), frames=int(frames.shape[0]),
-            size=list(frames.shape[1:3]), steps=req.steps, seed=req.seed, source_fps=source_fps, output_fps=fps,
-            video=req.video, clip=req.preset.clip if req.preset is not None and req.video is None else None,
-            start=req.ref.start_sample_frame if req.ref is not None and req.start is None else req.start,
-            stride=stride, prompts={"source": req.source, "target": req.target,
-                                    "alignment": res.config.alignment_prompt},
-            config=res.config.to_dict(), temporal=dataclasses.asdict(getattr(inv, "temporal", None) or req.temporal),
-            cache={"asked": req.cache, "used": inv.store.cache}, setting_origins=req.origins,
-            preset=None if req.preset is None else {"name": req.preset.name, "file": str(req.preset.path),
-                                                    "index": req.preset.index, "mirrors": list(req.preset.mirrors)},
-            reference_config=None if req.ref is None or req.preset is not None else
-            {"file": str(req.ref.path), "index": req.ref.index},
-            config_file=req.config_file,
-            tuning=None if tune_report is None else {"steps": req.tune_steps, "lr": req.tune_lr,
-                                                     "seconds": round(tune_report.seconds, 1),
-                                                     "first_loss": tune_report.losses[0],
-                                                     "last_loss": tune_report.losses[-1]},
-            notes=req.notes)
-
-    out = publish(args.out, write)
+    out = publish(args.out, lambda folder: _write_edit(folder, args, req, pipe, frames, inv, res, fps, source_fps,
+                                                       stride, tune_report, t0))
     print(f"wrote {out.resolve()}")
     return 0
+
+
+def _check_with_tokenizer(parser, pipe, req: EditRequest):
+    """The request's config after the checks that need the tokenizer: the prompts' lengths, and replace's equal
+    token counts (the reference's replace copes with unequal counts; ours falls back to refine, with a note)."""
+    import fatezero_lab as fz
+    from fatezero_lab.prompts import align
+
+    config = req.config
+    try:
+        for flag, prompt in (("--source", req.source), ("--target", req.target)):
+            fz.diffusion.check_prompt(pipe, prompt, flag)
+    except ValueError as e:
+        parser.error(str(e))
+    if config.cross_mode == "replace":
+        try:
+            align(pipe.tokenizer, config.alignment_prompt or req.source, req.target, "replace")
+        except ValueError as e:
+            print(f"note: {e}; using cross_mode='refine'")
+            config = config.replace(cross_mode="refine")
+    return config
+
+
+def _write_edit(out: Path, args, req: EditRequest, pipe, frames, inv, res, fps, source_fps, stride, tune_report,
+                t0) -> None:
+    """The edit's results in ``out``: the clips, frames, masks, config, prompts and provenance."""
+    import numpy as np
+
+    import fatezero_lab as fz
+
+    fz.video.write(out / "source.mp4", frames, fps=fps)
+    fz.video.write(out / "edit.mp4", res.frames, fps=fps)
+    fz.video.write(out / "edit_frames", res.frames)
+    fz.video.save_png(out / "side_by_side.png", fz.video.grid([np.asarray(frames), res.frames]),
+                      scale=max(1, 192 // frames.shape[1]))
+    if res.masks:
+        masks = np.stack([res.masks[i] for i in sorted(res.masks)])  # (steps, frames, h, w)
+        np.save(out / "masks.npy", masks)
+        fz.video.save_png(out / "masks.png", fz.video.grid([np.repeat(m[..., None], 3, -1).astype(np.float32)
+                                                            for m in masks[:: max(1, len(masks) // 6)]]), scale=4)
+    res.config.to_json(out / "config.json")
+    prompts = {"source": req.source, "target": req.target, "video": req.video}
+    if req.ref is not None:
+        prompts.update(reference_config=str(req.ref.path), reference_index=req.ref.index, steps=req.steps,
+                       temporal=str(req.temporal), notes=req.ref.notes)
+    if req.preset is not None:
+        prompts.update(preset=req.preset.name, clip=req.preset.clip)
+    (out / "prompts.json").write_text(json.dumps(prompts, indent=2))
+    write_provenance(
+        out, args.argv, t0, model=model_provenance(req.model, pipe, args.revision), frames=int(frames.shape[0]),
+        size=list(frames.shape[1:3]), steps=req.steps, seed=req.seed, source_fps=source_fps, output_fps=fps,
+        video=req.video, clip=req.preset.clip if req.preset is not None and req.video is None else None,
+        start=req.ref.start_sample_frame if req.ref is not None and req.start is None else req.start,
+        stride=stride, prompts={"source": req.source, "target": req.target, "alignment": res.config.alignment_prompt},
+        config=res.config.to_dict(), temporal=dataclasses.asdict(getattr(inv, "temporal", None) or req.temporal),
+        cache={"asked": req.cache, "used": inv.store.cache}, setting_origins=req.origins,
+        preset=None if req.preset is None else {"name": req.preset.name, "file": str(req.preset.path),
+                                                "index": req.preset.index, "mirrors": list(req.preset.mirrors)},
+        reference_config=None if req.ref is None or req.preset is not None else
+        {"file": str(req.ref.path), "index": req.ref.index},
+        config_file=req.config_file,
+        tuning=None if tune_report is None else {"steps": req.tune_steps, "lr": req.tune_lr,
+                                                 "seconds": round(tune_report.seconds, 1),
+                                                 "first_loss": tune_report.losses[0],
+                                                 "last_loss": tune_report.losses[-1]},
+        notes=req.notes)
 
 
 # --------------------------------------------------------------------------------------------------------- the flags
