@@ -7,7 +7,7 @@
 
 import sys
 
-from fatezero_lab.__main__ import main
+from fatezero_lab.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

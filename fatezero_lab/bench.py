@@ -82,9 +82,31 @@ def changed_object(source_clip, truth_clip) -> int | None:
     return None
 
 
+def variant_edit(spec: dict, blend_words, target_blend_words=None, temporal=True) -> tuple[object, dict]:
+    """One variant (an entry of :data:`VARIANTS`) -> (the inversion's ``temporal`` setting, keyword arguments of
+    :func:`fatezero_lab.edit`): the one reading of a variant, for the benchmark (:func:`run_suite`) and the
+    notebooks (:meth:`fatezero_lab.lab.Lab.run_variants`).
+
+    ``temporal`` in the spec replaces the caller's default; ``blend=True`` edits with ``blend_words`` (and, with
+    ``latent_blend``, with ``target_blend_words`` when given), else with no blend words (full source self-attention);
+    latent blend is dropped where no blend words are left to build its mask.
+    """
+    kwargs = dict(spec)
+    temporal = kwargs.pop("temporal", temporal)
+    blend = kwargs.pop("blend", False)
+    kwargs["blend_words"] = list(blend_words) if blend else []
+    if kwargs.get("latent_blend"):
+        if not kwargs["blend_words"]:
+            kwargs["latent_blend"] = False
+        elif target_blend_words is not None:
+            kwargs["target_blend_words"] = list(target_blend_words)
+    return temporal, kwargs
+
+
 def run_suite(pipe, cases=SUITE, variants: dict | None = None, frames: int = 8, steps: int = 50,
               guidance: float = 7.5, cache: str = "auto", progress: bool = True) -> list[dict]:
-    """Run every variant on every case; one result row per (case, variant)."""
+    """Run every variant on every case; one result row per (case, variant) (variants read by :func:`variant_edit`:
+    the case's blend word, and its target's first new word for latent blend)."""
     import fatezero_lab as fz
     from fatezero_lab.metrics import toy_edit_metrics
 
@@ -95,18 +117,13 @@ def run_suite(pipe, cases=SUITE, variants: dict | None = None, frames: int = 8, 
                                 lighting=case.lighting)
         truth = clip.edited(case.target)
         obj = changed_object(clip, truth)
-        needs = {v.get("temporal", True) for v in variants.values()}
+        new_words = [w for w in case.target.split() if w not in case.source.split()][:1]
+        plans = {name: variant_edit(spec, [case.blend], new_words) for name, spec in variants.items()}
         invs = {t: fz.invert(pipe, clip.frames, case.source, steps=steps, temporal=t, cache=cache, progress=False)
-                for t in needs}
-        for name, spec in variants.items():
-            spec = dict(spec)
-            inv = invs[spec.pop("temporal", True)]
-            if spec.pop("blend", False):
-                spec["blend_words"] = [case.blend]
-                if spec.get("latent_blend"):
-                    spec["target_blend_words"] = [w for w in case.target.split() if w not in case.source.split()][:1]
+                for t in {t for t, _ in plans.values()}}
+        for name, (temporal, kwargs) in plans.items():
             t0 = time.perf_counter()
-            out = fz.edit(pipe, inv, case.target, guidance=guidance, progress=False, **spec)
+            out = fz.edit(pipe, invs[temporal], case.target, guidance=guidance, progress=False, **kwargs)
             m = toy_edit_metrics(out.frames, clip, truth, obj=obj if obj is not None else 0,
                                  background_edit=obj is None)
             rows.append({"case": asdict(case), "kind": case.kind, "variant": name, "seconds": time.perf_counter() - t0,

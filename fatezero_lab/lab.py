@@ -46,15 +46,17 @@ The clip still comes from :func:`fatezero_lab.data.fetch` (point ``$FATEZERO_LAB
 
 from __future__ import annotations
 
+import abc
 import dataclasses
-import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
+
+from .models import SD_V1_TENTH
 
 MODE_ENV = "FATEZERO_LAB_MODE"  # "toy", "sd" or "auto"
 STANDIN_ENV = "FATEZERO_LAB_SD_STANDIN"  # "1": sd mode runs the tiny random-weight stand-in (tests, CI)
@@ -67,10 +69,10 @@ TOY_EXAMPLE = {"caption": "a red circle on grass", "target": "a blue circle on g
 FAST_FRAMES, FAST_STEPS = 4, 10
 TOY_FRAMES, TOY_STEPS = 8, 50
 CLIP_METRICS = ("tem_con", "frame_acc", "clip_t")
-# The stand-in: SD v1's UNet widths (320, 640, 1280, 1280) divided by 10, and its resolution (128 px, 16² latents).
-STANDIN_WIDTHS = (32, 64, 128, 128)
+# The stand-in (models.SD_V1_TENTH): SD v1's UNet widths (320, 640, 1280, 1280) divided by 10, at 128 px (16² latents).
+STANDIN_WIDTHS = SD_V1_TENTH.widths
 SD_WIDTH = 320  # SD v1's first UNet width: a preset's min_channels (least_sc_channel) is scaled by WIDTHS[0]/320
-STANDIN_SIZE = 128
+STANDIN_SIZE = SD_V1_TENTH.size
 STANDIN_VOCAB = 1024  # entries of the stand-in's BPE vocabulary (padded): a full tokenizer, not the toy's closed one
 COLAB_NO_GPU = """\
 ============================================================================================================
@@ -225,31 +227,96 @@ class Example:
 
 # ---------------------------------------------------------------------------------------------------------------- lab
 @dataclass(repr=False)
-class Lab:
+class Lab(abc.ABC):
     """What :func:`setup` chose: the pipeline, the clip and prompts, frames, size and steps, and why.
 
-    ``clip``/``source_prompt``/``target_prompt``/``blend_words`` are the mode's default example
-    (:meth:`example` with no arguments): the toy's red circle turned blue, or the paper's teaser as a watercolor.
+    One protocol, two classes: :class:`ToyLab` (the toy model, toy clips with an exact ground truth) and
+    :class:`SDLab` (Stable Diffusion on the paper's clip, CLIP metrics). Each is complete once constructed: its
+    default example (:meth:`example` with no arguments: the toy's red circle turned blue, or the paper's teaser as a
+    watercolor) is built in ``__post_init__``, and ``clip``/``source_prompt``/``target_prompt``/``blend_words`` are
+    read from it. This base class holds what both share: the pipeline, noise, the CLIP metrics, variants, saving.
     """
 
-    mode: str  # "toy" or "sd"
+    mode: ClassVar[str]  # "toy" or "sd"
+    has_ground_truth: ClassVar[bool]  # toy: every edit has an exact answer
     pipe: object  # FateZeroPipeline
     frames: int  # frames per clip
     steps: int  # DDIM steps of inversion and edit
     size: int  # frame side in pixels (square clips)
-    clip: np.ndarray  # (frames, size, size, 3) the default example's clip
-    source_prompt: str
-    target_prompt: str
-    blend_words: list
-    has_ground_truth: bool  # toy: every edit has an exact answer
     fast: bool = False  # $FZ_FAST=1: 4 frames, 10 steps
     standin: bool = False  # sd mode on the tiny random-weight stand-in (tests, CI)
     preset: object = None  # presets.Preset of the default example (sd)
     why: str = ""  # how the mode was chosen
     _clip_model: object = field(default=None, compare=False)
     _clip_error: str | None = field(default=None, compare=False)
-    _default: Example | None = field(default=None, compare=False)
+    _default: Example | None = field(default=None, init=False, compare=False)
 
+    def __post_init__(self):
+        self._default = self.example()
+
+    # --- what each mode decides -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
+                preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
+                lighting: str = "constant") -> Example:
+        """The clip and edit of a lesson, in this lab's mode.
+
+        toy: the toy clip of ``caption`` (``motion``, ``seed``, ``camera``, ``lighting`` as in
+        :func:`fatezero_lab.toyworld.clip`) edited towards ``target`` with ``blend_words``; ``words`` default to
+        the blend words. sd: the paper's preset ``preset`` (default: this lab's, ``jeep_watercolor``) on its clip
+        at this lab's frames and size — the toy arguments are not used. With no arguments: the default example.
+        """
+
+    @property
+    @abc.abstractmethod
+    def tuning(self) -> dict:
+        """Keyword arguments of :func:`fatezero_lab.tuning.tune_on_clip` for this mode."""
+
+    @abc.abstractmethod
+    def gallery_choices(self) -> list[str]:
+        """What the gallery (notebook 10) offers."""
+
+    @abc.abstractmethod
+    def gallery_info(self, choice: str) -> dict:
+        """The prompts and knobs of a gallery choice, without loading its clip: ``source``, ``target``,
+        ``blend_words``, ``needs_tuning`` (a shape preset) and ``description``."""
+
+    @abc.abstractmethod
+    def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
+                        video=None, start: int = 0, stride: int = 1) -> Example:
+        """The gallery's edit: ``choice`` (one of :meth:`gallery_choices`), optionally with your own prompts, blend
+        words and clip.
+
+        ``video`` (a path: mp4, gif or a folder of frames) replaces the choice's clip: ``self.frames`` frames from
+        ``start`` every ``stride``-th, brought to ``self.size`` (:func:`fatezero_lab.video.prepare`). Prompts you type
+        keep the preset's knobs, minus the words your prompts lack (re-weighted words, blend words); ``blend_words``
+        (a list) replaces the preset's. An own clip or a typed target has no ground truth (toy: unless the target is a
+        toy caption of the same toy clip).
+        """
+
+    @abc.abstractmethod
+    def _describe(self) -> tuple[str, str, str]:
+        """(model, clip, ground truth) lines of the repr."""
+
+    # --- the default example ----------------------------------------------------------------------------------------
+    @property
+    def clip(self) -> np.ndarray:
+        """(frames, size, size, 3) the default example's clip."""
+        return self._default.frames
+
+    @property
+    def source_prompt(self) -> str:
+        return self._default.source
+
+    @property
+    def target_prompt(self) -> str:
+        return self._default.target
+
+    @property
+    def blend_words(self) -> list:
+        return self._default.blend_words
+
+    # --- shared ---------------------------------------------------------------------------------------------------
     @property
     def device(self):
         return self.pipe.unet.device
@@ -268,65 +335,9 @@ class Lab:
         z = torch.randn(n, *self.latent_shape, generator=torch.Generator().manual_seed(seed))
         return z.to(self.device, self.pipe.unet.dtype)
 
-    def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
-                preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
-                lighting: str = "constant") -> Example:
-        """The clip and edit of a lesson, in this lab's mode.
-
-        toy: the toy clip of ``caption`` (``motion``, ``seed``, ``camera``, ``lighting`` as in
-        :func:`fatezero_lab.toyworld.clip`) edited towards ``target`` with ``blend_words``; ``words`` default to
-        the blend words. sd: the paper's preset ``preset`` (default: this lab's, ``jeep_watercolor``) on its clip
-        at this lab's frames and size — the toy arguments are not used. With no arguments: the default example.
-        """
-        if self.mode == "toy":
-            if caption is None and target is None and blend_words is None and self._default is not None:
-                return self._default
-            from .config import FateZeroConfig
-            from .toyworld import clip as toy_clip
-
-            if caption is None:
-                caption, target = TOY_EXAMPLE["caption"], TOY_EXAMPLE["target"] if target is None else target
-            target = caption if target is None else target  # no target: a lesson that only inverts
-            blend = list(TOY_EXAMPLE["blend_words"] if blend_words is None and caption == TOY_EXAMPLE["caption"]
-                         else blend_words or [])
-            c = toy_clip(caption, motion=motion, frames=self.frames, seed=seed, camera=camera, lighting=lighting,
-                         size=self.size)
-            return Example(frames=c.frames, source=caption, target=target, config=FateZeroConfig(blend_words=blend),
-                           temporal=True, words=list(words or blend or caption.split()[2:3]), mode="toy",
-                           toy_clip=c, truth=c.edited(target), lab=self)
-        name = preset or self.preset.name
-        if name == self.preset.name and self._default is not None:
-            return self._default
-        return self._sd_example(name)
-
-    def _sd_example(self, name: str) -> Example:
-        from . import presets
-
-        p = presets.load(name)
-        same_clip = self._default is not None and (p.clip, p.start_sample_frame, p.sampling_rate) == (
-            self.preset.clip, self.preset.start_sample_frame, self.preset.sampling_rate)
-        frames = self._default.frames if same_clip else p.load_clip(n_frames=self.frames, size=self.size)
-        return self._sd_example_for(p, frames)
-
-    def _sd_example_for(self, p, frames) -> Example:
-        """Preset ``p``'s edit of ``frames``."""
-        temporal = p.temporal
-        if self.standin and temporal.min_channels:  # the preset's channel floor, at the stand-in's widths
-            temporal = dataclasses.replace(temporal, min_channels=temporal.min_channels * STANDIN_WIDTHS[0] // SD_WIDTH)
-        words = list(TEASER_WORDS) if p.clip == "car-turn" else (list(p.config.blend_words) or p.source_prompt.split()[2:3])
-        return Example(frames=frames, source=p.source_prompt, target=p.target_prompt, config=p.config,
-                       temporal=temporal, words=words, mode="sd", preset=p, lab=self)
-
-    @property
-    def tuning(self) -> dict:
-        """Keyword arguments of :func:`fatezero_lab.tuning.tune_on_clip` for this mode: the toy's 300 steps, the
-        shape preset's steps and learning rate in sd mode (20 steps in fast mode)."""
-        if self.mode == "toy":
-            return {"steps": 20 if self.fast else 300}
-        from . import presets
-
-        t = presets.load("jeep_posche").tuning
-        return {"steps": 20 if self.fast else t.steps, "lr": t.lr}
+    def _check_choice(self, choice: str) -> None:
+        if choice not in self.gallery_choices():
+            raise ValueError(f"unknown gallery choice {choice!r}; choose one of {self.gallery_choices()}")
 
     # --- the paper's CLIP metrics (sd mode) --------------------------------------------------------------------------
     def clip_scores(self, frames: np.ndarray, source: str, target: str) -> dict:
@@ -354,104 +365,28 @@ class Lab:
     def run_variants(self, example: Example, variants: dict, progress: bool = False) -> dict:
         """Edit ``example`` once per variant and score each: {variant: scores}.
 
-        A variant is keyword arguments of :func:`fatezero_lab.edit` (as :data:`fatezero_lab.bench.VARIANTS`):
-        ``blend=True`` keeps the example's blend words (else none: full source self-attention), ``temporal`` is the
-        inversion's setting (default: the example's); one inversion per temporal setting.
+        A variant is keyword arguments of :func:`fatezero_lab.edit` (as :data:`fatezero_lab.bench.VARIANTS`), read
+        by :func:`fatezero_lab.bench.variant_edit` (as the benchmark reads it): ``blend=True`` keeps the example's
+        blend words (else none: full source self-attention), ``temporal`` is the inversion's setting (default: the
+        example's); one inversion per temporal setting.
         """
+        from .bench import variant_edit
         from .editing import edit
         from .inversion import invert
 
         invs, rows = {}, {}
         for name, spec in variants.items():
-            spec = dict(spec)
-            temporal = spec.pop("temporal", example.temporal)
+            temporal, kwargs = variant_edit(spec, example.blend_words, example.config.target_blend_words,
+                                            temporal=example.temporal)
             key = repr(temporal)
             if key not in invs:
                 invs[key] = invert(self.pipe, example.frames, example.source, steps=self.steps, temporal=temporal,
                                    progress=progress)
-            spec["blend_words"] = example.blend_words if spec.pop("blend", False) else []
-            if spec.get("latent_blend") and not spec["blend_words"]:
-                spec["latent_blend"] = False
-            out = edit(self.pipe, invs[key], example.target, example.config, progress=progress, **spec)
+            out = edit(self.pipe, invs[key], example.target, example.config, progress=progress, **kwargs)
             rows[name] = example.scores(out.frames)
         return rows
 
-    # --- the gallery (notebook 10) -----------------------------------------------------------------------------------
-    def gallery_choices(self) -> list[str]:
-        """What the gallery offers: every preset of the paper (sd), or the toy benchmark's edits (toy: the presets'
-        words are not in the toy model's vocabulary)."""
-        if self.mode == "sd":
-            from . import presets
-
-            return presets.names()
-        from .bench import SUITE
-
-        return [f"toy {i}: {c.source} -> {c.target}" for i, c in enumerate(SUITE)]
-
-    def gallery_info(self, choice: str) -> dict:
-        """The prompts and knobs of a gallery choice, without loading its clip: ``source``, ``target``,
-        ``blend_words``, ``needs_tuning`` (a shape preset) and ``description``."""
-        if choice not in self.gallery_choices():
-            raise ValueError(f"unknown gallery choice {choice!r}; choose one of {self.gallery_choices()}")
-        if self.mode == "toy":
-            from .bench import SUITE
-
-            c = SUITE[int(choice.split(":")[0].split()[1])]
-            return {"source": c.source, "target": c.target, "blend_words": [c.blend], "needs_tuning": c.kind == "shape",
-                    "description": f"toy {c.kind} edit (motion {c.motion}, seed {c.seed}); exact ground truth"}
-        from . import presets
-
-        p = presets.load(choice)
-        clip = f"clip {p.clip!r}" if p.clip else "the authors' own clip: upload it or use one of yours"
-        return {"source": p.source_prompt, "target": p.target_prompt, "blend_words": list(p.config.blend_words),
-                "needs_tuning": p.needs_tuning, "description": f"[{p.kind}] {p.description}; {clip}"}
-
-    def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
-                        video=None, start: int = 0, stride: int = 1) -> Example:
-        """The gallery's edit: ``choice`` (one of :meth:`gallery_choices`), optionally with your own prompts, blend
-        words and clip.
-
-        ``video`` (a path: mp4, gif or a folder of frames) replaces the choice's clip: ``self.frames`` frames from
-        ``start`` every ``stride``-th, brought to ``self.size`` (:func:`fatezero_lab.video.prepare`). Prompts you type
-        keep the preset's knobs, minus the words your prompts lack (re-weighted words, blend words); ``blend_words``
-        (a list) replaces the preset's. An own clip or a typed target has no ground truth (toy: unless the target is a
-        toy caption of the same toy clip).
-        """
-        from . import video as fzvideo
-
-        if choice not in self.gallery_choices():
-            raise ValueError(f"unknown gallery choice {choice!r}; choose one of {self.gallery_choices()}")
-        if self.mode == "toy":
-            from .bench import SUITE
-
-            case = SUITE[int(choice.split(":")[0].split()[1])]
-            ex = self.example(case.source, target or case.target, [case.blend] if blend_words is None else blend_words,
-                              motion=case.motion, seed=case.seed, camera=case.camera, lighting=case.lighting)
-            if source not in (None, case.source) or video is not None:  # your own clip or caption: no ground truth
-                frames = ex.frames if video is None else fzvideo.prepare(video, n_frames=self.frames, size=self.size,
-                                                                         start=start, stride=stride)
-                ex = dataclasses.replace(ex, frames=frames, source=source or case.source, toy_clip=None, truth=None)
-            return ex
-        ex = self._sd_example(choice) if video is None else None
-        if video is not None:
-            from . import presets
-
-            p = presets.load(choice)
-            frames = fzvideo.prepare(video, n_frames=self.frames, size=self.size, start=start, stride=stride)
-            ex = self._sd_example_for(p, frames)
-        src, tgt = source or ex.source, target or ex.target
-        cfg = ex.config
-        if (src, tgt) != (ex.source, ex.target):  # your prompts: the preset's knobs, minus words they lack
-            cfg = cfg.replace(alignment_prompt=None if src != ex.source else cfg.alignment_prompt,
-                              reweight={w: v for w, v in cfg.reweight.items() if w in tgt.split()},
-                              blend_words=[w for w in cfg.blend_words if w in src.split()],
-                              target_blend_words=[w for w in cfg.target_blend_words if w in tgt.split()])
-        if blend_words is not None:
-            cfg = cfg.replace(blend_words=list(blend_words))
-        if cfg.latent_blend and not (cfg.blend_words or cfg.target_blend_words):
-            cfg = cfg.replace(latent_blend=False)
-        return dataclasses.replace(ex, source=src, target=tgt, config=cfg)
-
+    # --- writing -------------------------------------------------------------------------------------------------------
     @property
     def out_dir(self) -> Path:
         """Where :meth:`save` writes: ``$FATEZERO_LAB_OUT``, else /content/fatezero_outputs in Colab (its file pane),
@@ -471,17 +406,7 @@ class Lab:
         return write(self.out_dir / f"{stem}.mp4", frames, fps=fps)
 
     def __repr__(self) -> str:
-        p = self.pipe
-        if self.mode == "toy":
-            model = f"the toy model (shipped, trained on the toy world) on {self.device}"
-            clip = f"toy clips rendered per notebook (default: {self.source_prompt!r})"
-            truth = "yes: every toy edit has an exact ground truth (PSNR, background kept, judge accuracy, flicker)"
-        else:
-            dtype = str(p.unet.dtype).replace("torch.", "")
-            model = (f"the SD stand-in: SD v1's layout, tiny, random weights, on {self.device} (tests/CI: its frames "
-                     f"are noise)" if self.standin else f"{p.name} on {self.device} ({dtype})")
-            clip = f"{self.preset.clip!r} (the paper's teaser, fz.data.fetch)"
-            truth = "no: a real clip; scores are the paper's CLIP Tem-Con / Frame-Acc / CLIP-T"
+        model, clip, truth = self._describe()
         lines = [f"Lab(mode={self.mode!r}{', stand-in' if self.standin else ''}{', fast' if self.fast else ''})",
                  f"  model:        {model}",
                  f"  clip:         {clip}: {self.frames} frames at {self.size}x{self.size}",
@@ -495,10 +420,201 @@ class Lab:
         return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------------------------ toy lab
+@dataclass(repr=False)
+class ToyLab(Lab):
+    """The shipped toy model on the CPU; each lesson renders its own toy clip, with an exact ground truth."""
+
+    mode: ClassVar[str] = "toy"
+    has_ground_truth: ClassVar[bool] = True
+
+    @classmethod
+    def setup(cls, fast: bool = False, device=None, why: str = "") -> "ToyLab":
+        """The toy model (``load_pipeline("toy")``) at 8 frames and 50 steps (fast: 4 and 10)."""
+        from .models import load_pipeline
+
+        pipe = load_pipeline("toy", device=device)
+        frames, steps = (FAST_FRAMES, FAST_STEPS) if fast else (TOY_FRAMES, TOY_STEPS)
+        return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=fast, why=why)
+
+    def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
+                preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
+                lighting: str = "constant") -> Example:
+        if caption is None and target is None and blend_words is None and self._default is not None:
+            return self._default
+        from .config import FateZeroConfig
+        from .toyworld import clip as toy_clip
+
+        if caption is None:
+            caption, target = TOY_EXAMPLE["caption"], TOY_EXAMPLE["target"] if target is None else target
+        target = caption if target is None else target  # no target: a lesson that only inverts
+        blend = list(TOY_EXAMPLE["blend_words"] if blend_words is None and caption == TOY_EXAMPLE["caption"]
+                     else blend_words or [])
+        c = toy_clip(caption, motion=motion, frames=self.frames, seed=seed, camera=camera, lighting=lighting,
+                     size=self.size)
+        return Example(frames=c.frames, source=caption, target=target, config=FateZeroConfig(blend_words=blend),
+                       temporal=True, words=list(words or blend or caption.split()[2:3]), mode="toy",
+                       toy_clip=c, truth=c.edited(target), lab=self)
+
+    @property
+    def tuning(self) -> dict:
+        """The toy's 300 tuning steps (20 in fast mode)."""
+        return {"steps": 20 if self.fast else 300}
+
+    def gallery_choices(self) -> list[str]:
+        """The toy benchmark's edits (the presets' words are not in the toy model's vocabulary)."""
+        from .bench import SUITE
+
+        return [f"toy {i}: {c.source} -> {c.target}" for i, c in enumerate(SUITE)]
+
+    def _case(self, choice: str):
+        from .bench import SUITE
+
+        self._check_choice(choice)
+        return SUITE[int(choice.split(":")[0].split()[1])]
+
+    def gallery_info(self, choice: str) -> dict:
+        c = self._case(choice)
+        return {"source": c.source, "target": c.target, "blend_words": [c.blend], "needs_tuning": c.kind == "shape",
+                "description": f"toy {c.kind} edit (motion {c.motion}, seed {c.seed}); exact ground truth"}
+
+    def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
+                        video=None, start: int = 0, stride: int = 1) -> Example:
+        from . import video as fzvideo
+
+        case = self._case(choice)
+        ex = self.example(case.source, target or case.target, [case.blend] if blend_words is None else blend_words,
+                          motion=case.motion, seed=case.seed, camera=case.camera, lighting=case.lighting)
+        if source not in (None, case.source) or video is not None:  # your own clip or caption: no ground truth
+            frames = ex.frames if video is None else fzvideo.prepare(video, n_frames=self.frames, size=self.size,
+                                                                     start=start, stride=stride)
+            ex = dataclasses.replace(ex, frames=frames, source=source or case.source, toy_clip=None, truth=None)
+        return ex
+
+    def _describe(self) -> tuple[str, str, str]:
+        return (f"the toy model (shipped, trained on the toy world) on {self.device}",
+                f"toy clips rendered per notebook (default: {self.source_prompt!r})",
+                "yes: every toy edit has an exact ground truth (PSNR, background kept, judge accuracy, flicker)")
+
+
+# ------------------------------------------------------------------------------------------------------------- sd lab
+@dataclass(repr=False)
+class SDLab(Lab):
+    """Stable Diffusion (or its tiny stand-in) on the paper's clip with a preset's prompts and knobs; CLIP metrics."""
+
+    mode: ClassVar[str] = "sd"
+    has_ground_truth: ClassVar[bool] = False
+
+    @classmethod
+    def setup(cls, preset: str = SD_PRESET, fast: bool = False, standin: bool = False, device=None,
+              why: str = "") -> "SDLab":
+        """The preset's model (the stand-in with ``standin``) at its frames and steps (fast: 4 and 10); the
+        preset's clip is fetched here (an offline machine fails now)."""
+        from . import presets
+        from .models import default_device, load_pipeline
+
+        p = presets.load(preset)
+        presets.check_clip(p)  # a preset whose clip fz.data cannot fetch: say so before any download
+        if standin:
+            import torch
+
+            device = device or default_device()
+            pipe = standin_pipeline(dtype=torch.float16 if device == "cuda" else None).to(device)
+        else:
+            pipe = load_pipeline(p.model_id, device=device)
+        frames, steps = (FAST_FRAMES, FAST_STEPS) if fast else (p.n_frames, p.steps)
+        return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=fast, standin=standin,
+                   preset=p, why=why)
+
+    def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
+                preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
+                lighting: str = "constant") -> Example:
+        name = preset or self.preset.name
+        if name == self.preset.name and self._default is not None:
+            return self._default
+        return self._preset_example(name)
+
+    def _preset_example(self, name: str) -> Example:
+        from . import presets
+
+        p = presets.load(name)
+        same_clip = self._default is not None and (p.clip, p.start_sample_frame, p.sampling_rate) == (
+            self.preset.clip, self.preset.start_sample_frame, self.preset.sampling_rate)
+        frames = self._default.frames if same_clip else p.load_clip(n_frames=self.frames, size=self.size)
+        return self._preset_example_for(p, frames)
+
+    def _preset_example_for(self, p, frames) -> Example:
+        """Preset ``p``'s edit of ``frames``."""
+        temporal = p.temporal
+        if self.standin and temporal.min_channels:  # the preset's channel floor, at the stand-in's widths
+            temporal = dataclasses.replace(temporal, min_channels=temporal.min_channels * STANDIN_WIDTHS[0] // SD_WIDTH)
+        words = list(TEASER_WORDS) if p.clip == "car-turn" else (list(p.config.blend_words) or p.source_prompt.split()[2:3])
+        return Example(frames=frames, source=p.source_prompt, target=p.target_prompt, config=p.config,
+                       temporal=temporal, words=words, mode="sd", preset=p, lab=self)
+
+    @property
+    def tuning(self) -> dict:
+        """The shape preset's tuning steps and learning rate (20 steps in fast mode)."""
+        from . import presets
+
+        t = presets.load("jeep_posche").tuning
+        return {"steps": 20 if self.fast else t.steps, "lr": t.lr}
+
+    def gallery_choices(self) -> list[str]:
+        """Every preset of the paper."""
+        from . import presets
+
+        return presets.names()
+
+    def gallery_info(self, choice: str) -> dict:
+        from . import presets
+
+        self._check_choice(choice)
+        p = presets.load(choice)
+        clip = f"clip {p.clip!r}" if p.clip else "the authors' own clip: upload it or use one of yours"
+        return {"source": p.source_prompt, "target": p.target_prompt, "blend_words": list(p.config.blend_words),
+                "needs_tuning": p.needs_tuning, "description": f"[{p.kind}] {p.description}; {clip}"}
+
+    def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
+                        video=None, start: int = 0, stride: int = 1) -> Example:
+        from . import presets
+        from . import video as fzvideo
+
+        self._check_choice(choice)
+        if video is None:
+            ex = self._preset_example(choice)
+        else:
+            frames = fzvideo.prepare(video, n_frames=self.frames, size=self.size, start=start, stride=stride)
+            ex = self._preset_example_for(presets.load(choice), frames)
+        src, tgt = source or ex.source, target or ex.target
+        cfg = ex.config
+        if (src, tgt) != (ex.source, ex.target):  # your prompts: the preset's knobs, minus words they lack
+            cfg = cfg.replace(alignment_prompt=None if src != ex.source else cfg.alignment_prompt,
+                              reweight={w: v for w, v in cfg.reweight.items() if w in tgt.split()},
+                              blend_words=[w for w in cfg.blend_words if w in src.split()],
+                              target_blend_words=[w for w in cfg.target_blend_words if w in tgt.split()])
+        if blend_words is not None:
+            cfg = cfg.replace(blend_words=list(blend_words))
+        if cfg.latent_blend and not (cfg.blend_words or cfg.target_blend_words):
+            cfg = cfg.replace(latent_blend=False)
+        return dataclasses.replace(ex, source=src, target=tgt, config=cfg)
+
+    def _describe(self) -> tuple[str, str, str]:
+        dtype = str(self.pipe.unet.dtype).replace("torch.", "")
+        model = (f"the SD stand-in: SD v1's layout, tiny, random weights, on {self.device} (tests/CI: its frames "
+                 f"are noise)" if self.standin else f"{self.pipe.name} on {self.device} ({dtype})")
+        return (model, f"{self.preset.clip!r} (the paper's teaser, fz.data.fetch)",
+                "no: a real clip; scores are the paper's CLIP Tem-Con / Frame-Acc / CLIP-T")
+
+
+LABS = {cls.mode: cls for cls in (ToyLab, SDLab)}  # mode -> class
+
+
 # -------------------------------------------------------------------------------------------------------------- setup
 def setup(mode: str | None = None, fast: bool | None = None, standin: bool | None = None, preset: str = SD_PRESET,
           device: str | None = None, quiet: bool = False) -> Lab:
-    """Pick the mode and build everything a notebook needs (see the module docstring).
+    """Pick the mode and build everything a notebook needs (see the module docstring): a :class:`ToyLab` or an
+    :class:`SDLab`.
 
     Args:
         mode: "toy", "sd" or "auto"; default ``$FATEZERO_LAB_MODE``, else "auto" (sd with CUDA, else toy).
@@ -519,57 +635,21 @@ def setup(mode: str | None = None, fast: bool | None = None, standin: bool | Non
     say = (lambda *a: None) if quiet else print
     if asked == "sd":
         why = f"asked for ({'argument' if mode is not None else '$' + MODE_ENV})"
-        return _sd_lab(preset, fast, standin, device, why)
+        return SDLab.setup(preset, fast, standin, device, why)
     if asked == "toy":
-        return _toy_lab(fast, device, f"asked for ({'argument' if mode is not None else '$' + MODE_ENV})")
+        return ToyLab.setup(fast, device, f"asked for ({'argument' if mode is not None else '$' + MODE_ENV})")
     if _cuda() or standin:
         why = "a CUDA GPU is present" if not standin else f"${STANDIN_ENV} is set (the tiny SD stand-in)"
         try:
-            return _sd_lab(preset, fast, standin, device, f"auto: {why}")
+            return SDLab.setup(preset, fast, standin, device, f"auto: {why}")
         except (OSError, ValueError, RuntimeError) as e:  # no weights, no clip, offline, no disk: run the toy, loudly
             say(f"Stable Diffusion mode could not start: {type(e).__name__}: {e}\n-> running the toy model instead "
                 f"(set {MODE_ENV}=sd to make this an error).")
-            return _toy_lab(fast, device, f"auto: sd failed ({type(e).__name__}), fell back to the toy")
+            return ToyLab.setup(fast, device, f"auto: sd failed ({type(e).__name__}), fell back to the toy")
     if in_colab():
         say(COLAB_NO_GPU)
-    return _toy_lab(fast, device, "auto: no CUDA GPU" + (" (Colab: switch the runtime to a GPU for SD)"
-                                                          if in_colab() else ""))
-
-
-def _toy_lab(fast: bool, device, why: str) -> Lab:
-    from .models import load_pipeline
-
-    pipe = load_pipeline("toy", device=device)
-    frames, steps = (FAST_FRAMES, FAST_STEPS) if fast else (TOY_FRAMES, TOY_STEPS)
-    lab = Lab(mode="toy", pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], clip=None,
-              source_prompt=TOY_EXAMPLE["caption"], target_prompt=TOY_EXAMPLE["target"],
-              blend_words=list(TOY_EXAMPLE["blend_words"]), has_ground_truth=True, fast=fast, why=why)
-    lab._default = lab.example(TOY_EXAMPLE["caption"], TOY_EXAMPLE["target"], list(TOY_EXAMPLE["blend_words"]))
-    lab.clip = lab._default.frames
-    return lab
-
-
-def _sd_lab(preset: str, fast: bool, standin: bool, device, why: str) -> Lab:
-    from . import presets
-    from .models import default_device, load_pipeline
-
-    p = presets.load(preset)
-    presets.check_clip(p)  # a preset whose clip fz.data cannot fetch: say so before any download
-    if standin:
-        import torch
-
-        device = device or default_device()
-        pipe = standin_pipeline(dtype=torch.float16 if device == "cuda" else None).to(device)
-    else:
-        pipe = load_pipeline(p.model_id, device=device)
-    size = pipe.resolution[0]
-    frames, steps = (FAST_FRAMES, FAST_STEPS) if fast else (p.n_frames, p.steps)
-    lab = Lab(mode="sd", pipe=pipe, frames=frames, steps=steps, size=size, clip=None, source_prompt=p.source_prompt,
-              target_prompt=p.target_prompt, blend_words=list(p.config.blend_words), has_ground_truth=False,
-              fast=fast, standin=standin, preset=p, why=why)
-    lab._default = lab._sd_example(p.name)
-    lab.clip = lab._default.frames
-    return lab
+    return ToyLab.setup(fast, device, "auto: no CUDA GPU" + (" (Colab: switch the runtime to a GPU for SD)"
+                                                              if in_colab() else ""))
 
 
 # ---------------------------------------------------------------------------------------------------------- stand-ins
@@ -591,70 +671,29 @@ def _standin_words() -> list[str]:
 
 def standin_tokenizer(max_length: int = 77):
     """A CLIP-style BPE ``CLIPTokenizer`` (77 tokens, ``</w>`` word ends) learnt offline over the presets' and the toy
-    world's words, with every letter, digit and common punctuation mark as a fallback token (any English prompt
-    tokenizes, unknown words into pieces, as in SD's tokenizer), padded to ``STANDIN_VOCAB`` entries."""
+    world's words (:func:`fatezero_lab.toyworld.model.bpe_tokenizer`, the toy model's builder), with every letter,
+    digit and common punctuation mark as a fallback token (any English prompt tokenizes, unknown words into pieces, as
+    in SD's tokenizer), padded to ``STANDIN_VOCAB`` entries."""
     import string
 
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import CLIPTokenizer
+    from .toyworld.model import bpe_tokenizer
 
-    from .toyworld.model import BOS, EOS, PAD
-
-    alphabet = list(string.ascii_lowercase + string.digits + ".,'!?-:;()&/")
-    words = _standin_words()
-    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
-    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=STANDIN_VOCAB, min_frequency=1, special_tokens=[BOS, EOS, PAD],
-                                  show_progress=False, initial_alphabet=alphabet, end_of_word_suffix="</w>")
-    bpe.train_from_iterator(words * 2, trainer=trainer)
-    with tempfile.TemporaryDirectory() as d:
-        bpe.model.save(d)
-        vocab_path, merges_path = Path(d) / "vocab.json", Path(d) / "merges.txt"
-        vocab = json.loads(vocab_path.read_text())
-        for ch in alphabet:  # every character also as a word end ("a</w>"), so that any word tokenizes
-            vocab.setdefault(ch + "</w>", len(vocab))
-        for i in range(len(vocab), STANDIN_VOCAB):  # unused entries: the size of an open vocabulary, not the toy's
-            vocab[f"<unused{i}>"] = i
-        vocab_path.write_text(json.dumps(vocab))
-        return CLIPTokenizer(str(vocab_path), str(merges_path), pad_token=PAD, model_max_length=max_length)
+    alphabet = string.ascii_lowercase + string.digits + ".,'!?-:;()&/"
+    return bpe_tokenizer(_standin_words(), max_length, alphabet=alphabet, vocab_size=STANDIN_VOCAB,
+                         pad_vocab_to=STANDIN_VOCAB)
 
 
 def standin_pipeline(seed: int = 0, dtype=None):
-    """The tiny SD stand-in: a diffusers ``StableDiffusionPipeline`` with SD v1's layout at a tenth of its widths and
-    random weights, built from configs offline (~1 s), 128² frames (16² latents) -> FateZeroPipeline.
-
-    UNet: ``UNet2DConditionModel``'s SD v1 block layout (CrossAttnDownBlock2D x3 + DownBlock2D, mirrored up; widths
-    32/64/128/128; 8 heads; cross-attention dim 32; one layer per block where SD has two: a third faster). VAE: ``AutoencoderKL``, 4 levels (downsampling
-    8, latent 4 channels, SD's scaling factor). Text: ``CLIPTextModel`` (2 layers, 32 wide, 77 positions) with
-    :func:`standin_tokenizer`. Scheduler: DDIM with SD's noise schedule and ``steps_offset=1``. The reference's
+    """The tiny SD stand-in: :func:`fatezero_lab.models.random_sd_pipeline` with layout ``SD_V1_TENTH`` — SD v1's
+    layout at a tenth of its widths (UNet 32/64/128/128, 8 heads, cross-attention dim 32, one layer per block where SD
+    has two: a third faster; a 4-level VAE; a 2-layer, 32-wide ``CLIPTextModel`` with :func:`standin_tokenizer`),
+    random weights, built from configs offline (~1 s), 128² frames (16² latents) -> FateZeroPipeline. The reference's
     defaults apply (it is not the toy model), so every sd code path runs; its frames are noise (never trained).
     """
-    import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from .models import SD_V1_TENTH, random_sd_pipeline
 
-    from .config import ModelDefaults
-    from .models import FateZeroPipeline
-    from .toyworld.model import assemble_pipeline, build_scheduler
-
-    torch.manual_seed(seed)
-    tok = standin_tokenizer()
-    latent = STANDIN_SIZE // 8
-    unet = UNet2DConditionModel(sample_size=latent, block_out_channels=STANDIN_WIDTHS, layers_per_block=1,
-                                cross_attention_dim=32, attention_head_dim=8, norm_num_groups=32)
-    vae = AutoencoderKL(in_channels=3, out_channels=3, latent_channels=4, sample_size=STANDIN_SIZE,
-                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        block_out_channels=(32, 32, 64, 64), layers_per_block=1, norm_num_groups=32,
-                        scaling_factor=0.18215)
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, max_position_embeddings=77, projection_dim=32,
-                                        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
-                                        eos_token_id=tok.eos_token_id))
-    pipe = assemble_pipeline(vae.eval(), text.eval(), tok, unet.eval(), build_scheduler())
-    pipe.set_progress_bar_config(disable=True)
-    if dtype is not None:
-        pipe.to(dtype=dtype)
-    return FateZeroPipeline(pipe, ModelDefaults(), name="SD v1 stand-in (tiny, random weights)")
+    return random_sd_pipeline(seed, dtype=dtype, layout=SD_V1_TENTH, tokenizer=standin_tokenizer(),
+                              name="SD v1 stand-in (tiny, random weights)")
 
 
 def tiny_clip(tokenizer, seed: int = 0):
@@ -682,5 +721,5 @@ def _load_clip(device):
     return load_clip(DEFAULT_CLIP, device=str(device))
 
 
-__all__ = ["CLIP_METRICS", "MODES", "MODE_ENV", "OUT_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example", "Lab",
-           "in_colab", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]
+__all__ = ["CLIP_METRICS", "LABS", "MODES", "MODE_ENV", "OUT_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example",
+           "Lab", "SDLab", "ToyLab", "in_colab", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]

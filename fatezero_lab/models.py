@@ -576,13 +576,42 @@ def model_summary(pipe) -> dict:
     }
 
 
-def random_sd_pipeline(seed: int = 0, text_layers: int = 12, dtype=None):
-    """A full-size Stable Diffusion v1.x *architecture* with random weights, built offline from configs.
+@dataclass(frozen=True)
+class SDLayout:
+    """The sizes of a random-weight pipeline with Stable Diffusion v1's layout (:func:`random_sd_pipeline`): UNet
+    CrossAttnDownBlock2D x3 + DownBlock2D mirrored up, 8 heads; a 4-level ``AutoencoderKL`` (downsampling 8, SD's
+    scaling factor); a ``CLIPTextModel``. The defaults are SD v1.x's own sizes."""
 
-    UNet = diffusers' ``UNet2DConditionModel`` SD-v1 layout (320/640/1280/1280 channels, cross-attention dim 768,
-    8 heads), VAE = SD's ``AutoencoderKL`` layout (downsampling 8), text encoder = CLIP ViT-L/14's text tower layout
-    (768 wide, 77 positions; ``text_layers`` deep). The tokenizer is the toy one padded to 77 tokens (SD's vocabulary
-    cannot be downloaded here). Used to check shapes, layer filters, memory and time at SD's real size.
+    widths: tuple[int, ...] = (320, 640, 1280, 1280)  # UNet block widths
+    unet_layers: int = 2  # resnets (and attention layers) per down block
+    text_dim: int = 768  # text width = UNet cross-attention dim (CLIP ViT-L/14's text tower)
+    text_layers: int = 12  # CLIPTextModel transformer layers
+    text_heads: int = 12  # CLIPTextModel attention heads
+    text_ffn: int = 3072  # CLIPTextModel MLP width
+    projection_dim: int = 512  # CLIPTextConfig.projection_dim (the text model has no projection: config only)
+    vocab_size: int | None = 49408  # text embedding rows; None = the tokenizer's size
+    vae_widths: tuple[int, ...] = (128, 256, 512, 512)  # AutoencoderKL block widths (4 levels: downsampling 8)
+    vae_layers: int = 2  # resnets per VAE block
+    size: int = 512  # frame side in pixels (latents: size / 8)
+
+
+SD_V1 = SDLayout()  # full size: shapes, layer filters, memory and time at SD's real size
+# the notebooks' SD stand-in (fatezero_lab.lab): SD v1's widths / 10, one layer per block, 128 px (16² latents)
+SD_V1_TENTH = SDLayout(widths=(32, 64, 128, 128), unet_layers=1, text_dim=32, text_layers=2, text_heads=4,
+                       text_ffn=64, projection_dim=32, vocab_size=None, vae_widths=(32, 32, 64, 64), vae_layers=1,
+                       size=128)
+
+
+def random_sd_pipeline(seed: int = 0, text_layers: int | None = None, dtype=None, layout: SDLayout = SD_V1,
+                       tokenizer=None, name: str = "random SD v1.x architecture"):
+    """A Stable Diffusion v1.x *architecture* with random weights, built offline from configs (the package's one
+    random-SD builder) -> FateZeroPipeline.
+
+    ``layout`` gives the sizes (:data:`SD_V1`: full size, UNet 320/640/1280/1280 channels, cross-attention dim 768,
+    8 heads, SD's VAE, CLIP ViT-L/14's text tower layout, 77 positions; :data:`SD_V1_TENTH`: the notebooks' tiny
+    stand-in); ``text_layers`` overrides its text depth. The tokenizer defaults to the toy one padded to 77 tokens
+    (SD's vocabulary cannot be downloaded here). Scheduler: DDIM with SD's noise schedule and ``steps_offset=1``. The
+    reference's defaults apply (:class:`ModelDefaults`). Used to check shapes, layer filters, memory and time.
     """
     import torch
     from diffusers import AutoencoderKL, UNet2DConditionModel
@@ -590,20 +619,24 @@ def random_sd_pipeline(seed: int = 0, text_layers: int = 12, dtype=None):
 
     from .toyworld.model import assemble_pipeline, build_scheduler, build_tokenizer
 
+    tok = tokenizer if tokenizer is not None else build_tokenizer(77)
     torch.manual_seed(seed)
-    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+    unet = UNet2DConditionModel(sample_size=layout.size // 8, block_out_channels=layout.widths,
+                                layers_per_block=layout.unet_layers, cross_attention_dim=layout.text_dim,
+                                attention_head_dim=8, norm_num_groups=32)
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, sample_size=512,
+        in_channels=3, out_channels=3, latent_channels=4, sample_size=layout.size,
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        block_out_channels=(128, 256, 512, 512), layers_per_block=2, scaling_factor=0.18215,
+        block_out_channels=layout.vae_widths, layers_per_block=layout.vae_layers, norm_num_groups=32,
+        scaling_factor=0.18215,
     )
-    tok = build_tokenizer(77)
-    text = CLIPTextModel(CLIPTextConfig(vocab_size=49408, hidden_size=768, intermediate_size=3072,
-                                        num_hidden_layers=text_layers, num_attention_heads=12,
-                                        max_position_embeddings=77, pad_token_id=tok.pad_token_id,
-                                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
-    pipe = assemble_pipeline(vae, text, tok, unet, build_scheduler())
+    text = CLIPTextModel(CLIPTextConfig(
+        vocab_size=layout.vocab_size or len(tok), hidden_size=layout.text_dim, intermediate_size=layout.text_ffn,
+        num_hidden_layers=layout.text_layers if text_layers is None else text_layers,
+        num_attention_heads=layout.text_heads, max_position_embeddings=77, projection_dim=layout.projection_dim,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id))
+    pipe = assemble_pipeline(vae.eval(), text.eval(), tok, unet.eval(), build_scheduler())
     pipe.set_progress_bar_config(disable=True)
     if dtype is not None:
         pipe.to(dtype=dtype)
-    return FateZeroPipeline(pipe, ModelDefaults(), name="random SD v1.x architecture")
+    return FateZeroPipeline(pipe, ModelDefaults(), name=name)

@@ -26,6 +26,12 @@ def token_ids(tokenizer, prompt: str) -> list[int]:
     return tokenizer(prompt, truncation=True).input_ids
 
 
+def words(prompt: str) -> list[str]:
+    """The words of ``prompt`` as the knobs name them (blend words, re-weighted words): whitespace split, lower case,
+    a trailing ``,``/``.`` dropped. Needs no tokenizer, so inputs can be checked before a model is loaded."""
+    return [w.lower().strip(",.") for w in prompt.split()]
+
+
 def word_spans(tokenizer, prompt: str) -> list[tuple[str, list[int]]]:
     """Each whitespace word of ``prompt`` with the positions of its tokens in the padded prompt (BOS is position 0)."""
     spans, pos = [], 1
@@ -44,7 +50,7 @@ def word_token_indices(tokenizer, prompt: str, word: str | int) -> list[int]:
             raise ValueError(f"token index {word} is outside 0..{tokenizer.model_max_length - 1}")
         return [word]
     spans = word_spans(tokenizer, prompt)
-    hits = [idx for w, idx in spans if w.lower().strip(",.") == str(word).lower()]
+    hits = [idx for (_, idx), w in zip(spans, words(prompt)) if w == str(word).lower()]
     if not hits:
         raise ValueError(f"word {word!r} not in prompt {prompt!r}; words are: "
                          f"{', '.join(w for w, _ in spans)}")

@@ -1,12 +1,15 @@
 """Notebooks as code: notebooks/NN_name.py (jupytext py:percent) is paired with notebooks/NN_name.ipynb.
 
-    python scripts/notebooks.py sync    # standard cells from the template below; write each pair, .ipynb without outputs
-    python scripts/notebooks.py check   # exit 1, naming the notebook, if a pair differs or a notebook breaks a rule
+    python scripts/notebooks.py sync                # write each .ipynb from its .py (standard cells, no outputs)
+    python scripts/notebooks.py sync --from-ipynb   # the rare reverse: write each .py from its .ipynb
+    python scripts/notebooks.py check               # exit 1, naming the notebook, if a pair differs or breaks a rule
 
 The first three cells of every notebook are standard: the header (title, Colab badge, what you will learn, time),
 the Colab-only install cell (tagged skip-execution; without a GPU it says how to get one) and the setup cell, which
 picks the mode through fatezero_lab.lab.setup() (toy or sd; fast mode: FZ_FAST=1). Edit them here only.
-sync takes each pair's newer file (by modification time) as its source and says so when the two differed.
+The .py is always the source of sync (a file's modification time says nothing about which one was edited: a checkout
+or a copy changes it); ``--from-ipynb`` takes the .ipynb instead, for an edit made in Jupyter, and says so when the
+two differed.
 """
 
 from __future__ import annotations
@@ -146,16 +149,17 @@ def check(folder: Path = NOTEBOOKS) -> list[str]:
     return problems
 
 
-def sync(folder: Path = NOTEBOOKS) -> None:
-    """Write every pair from its newer file, with the standard cells from the template and no outputs."""
+def sync(folder: Path = NOTEBOOKS, from_ipynb: bool = False) -> None:
+    """Write every pair from its .py (``from_ipynb``: from its .ipynb), with the standard cells from the template and
+    no outputs. A notebook with only the other file is written from that one."""
     for name in names(folder):
         py, ipynb = folder / f"{name}.py", folder / f"{name}.ipynb"
-        existing = [p for p in (py, ipynb) if p.exists()]
-        newer = max(existing, key=lambda p: p.stat().st_mtime)
-        source = read(newer)
+        first, second = (ipynb, py) if from_ipynb else (py, ipynb)
+        source_path = first if first.exists() else second
+        source = read(source_path)
         nb = standard(source, name)
-        if len(existing) == 2 and cells(read(py)) != cells(read(ipynb)):
-            print(f"{name}: .py and .ipynb differed; took the newer, {newer.name}")
+        if py.exists() and ipynb.exists() and cells(read(py)) != cells(read(ipynb)):
+            print(f"{name}: .py and .ipynb differed; took {source_path.name}")
         if cells(source)[:3] != cells(nb)[:3]:
             print(f"{name}: standard cells rewritten from the template")
         for path, text in zip((py, ipynb), texts(nb, folder)):
@@ -165,9 +169,9 @@ def sync(folder: Path = NOTEBOOKS) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["sync"]:
+    if argv in (["sync"], ["sync", "--from-ipynb"]):
         try:
-            sync()
+            sync(from_ipynb="--from-ipynb" in argv)
         except ValueError as e:  # a notebook without the standard cells: say which, write nothing more
             print(e, file=sys.stderr)
             return 1

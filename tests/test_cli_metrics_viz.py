@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import fatezero_lab as fz
-from fatezero_lab.__main__ import main, new_output_folder
+from fatezero_lab.cli import main, new_output_folder
 from fatezero_lab.metrics import background_psnr, centroid_error, flicker, temporal_error, toy_edit_metrics
 
 
@@ -115,7 +115,7 @@ def test_edit_and_invert_cli_on_a_folder_of_frames(tiny_folder, tmp_path):
 # --- edit: every knob a flag, config files, presets, checks before the model, provenance ------------------------------
 import dataclasses  # noqa: E402
 
-from fatezero_lab.__main__ import build_parser, git_head, model_provenance, plan_edit  # noqa: E402
+from fatezero_lab.cli import build_parser, git_head, model_provenance, settle_request  # noqa: E402
 from fatezero_lab.config import FateZeroConfig  # noqa: E402
 from fatezero_lab.processors import TemporalConfig  # noqa: E402
 
@@ -125,7 +125,7 @@ TOY_ARGS = ["--video", "toy:a red circle on grass", "--source", "a red circle on
 
 def _plan(argv):
     args = build_parser().parse_args(["edit", *argv])
-    return plan_edit(args, args.edit_parser)
+    return settle_request(args, args.edit_parser)
 
 
 def _edit_options():
@@ -360,3 +360,85 @@ def test_dilate_grows_a_mask_by_its_margin_in_four_neighbour_steps():
     m[0, 3, 3] = True
     assert dilate(m, 0).sum() == 1 and dilate(m, 1).sum() == 5 and dilate(m, 2).sum() == 13  # diamonds
     assert dilate(m, 2)[0, 1, 3] and not dilate(m, 2)[0, 1, 2]
+
+
+# --- errors name their flag through the error's .field; help is the field's metadata ----------------------------------
+class _FieldError(ValueError):
+    """An error of the library as the CLI sees it: a ValueError whose message names no field, with ``.field``."""
+
+    def __init__(self, field):
+        super().__init__("a value the validator refuses")
+        self.field = field
+
+
+def test_a_config_error_names_the_flag_of_its_field(tmp_path, capsys, no_model, monkeypatch):
+    """The CLI maps a settings error to the flag (or file, or preset) that set the value from the error's ``.field``
+    alone: here the message names no field at all."""
+    real = FateZeroConfig.replace
+
+    def refuse(self, **changes):
+        if "mask_dilation" in changes:
+            raise _FieldError("mask_dilation")
+        return real(self, **changes)
+
+    monkeypatch.setattr(FateZeroConfig, "replace", refuse)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        main(["edit", *TOY_ARGS, "--mask-dilation", "5", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "a value the validator refuses (set by --mask-dilation)" in err and not out.exists()
+    ours = tmp_path / "mine.json"
+    ours.write_text(json.dumps({"mask_dilation": 5}))
+    with pytest.raises(SystemExit):
+        main(["edit", *TOY_ARGS, "--config", str(ours), "--out", str(out)])
+    assert f"(set by --config {ours})" in capsys.readouterr().err
+
+    def refuse_temporal(self):
+        raise _FieldError("temporal.groupnorm")
+
+    monkeypatch.setattr(TemporalConfig, "__post_init__", refuse_temporal)
+    with pytest.raises(SystemExit) as e:
+        main(["edit", *TOY_ARGS, "--temporal-groupnorm", "frame", "--out", str(out)])
+    assert e.value.code == 2 and "(--temporal-groupnorm)" in capsys.readouterr().err
+
+
+def test_the_libraries_planner_checks_the_edit_and_its_error_names_the_flag(tiny_folder, tmp_path, capsys,
+                                                                            monkeypatch):
+    """After the inversion the CLI runs the library's one planner (editing.plan_edit) before the edit; its errors
+    name their flag too, and nothing is written."""
+    import fatezero_lab.editing
+
+    seen = []
+
+    def planner(pipe, inv, target, config=None, mask=None, **overrides):
+        seen.append((target, config.blend_words))
+        raise _FieldError("blend_words")
+
+    monkeypatch.setattr(fatezero_lab.editing, "plan_edit", planner)
+    out = tmp_path / "edit"
+    with pytest.raises(SystemExit) as e:
+        main(["edit", "--model", str(tiny_folder), *TOY_ARGS, "--frames", "2", "--steps", "2", "--blend-words",
+              "circle", "--out", str(out)])
+    assert e.value.code == 2 and "(set by --blend-words)" in capsys.readouterr().err
+    assert seen == [("a blue circle on grass", ["circle"])] and not out.exists()
+
+
+def test_flag_help_is_the_fields_metadata():
+    from fatezero_lab.cli import flag_help
+    from fatezero_lab.cli.flags import add_dataclass_flags
+
+    @dataclasses.dataclass
+    class Knobs:
+        speed: float = dataclasses.field(default=1.0, metadata={"help": "how fast, in units per step"})  # not this
+
+    assert flag_help(Knobs, "speed") == "how fast, in units per step"
+    parser = __import__("argparse").ArgumentParser()
+    assert add_dataclass_flags(parser, Knobs) == {"speed": "--speed"}
+    assert "how fast, in units per step [Knobs.speed]" in " ".join(parser.format_help().split())
+    # the real configs: every field with metadata help gets it as its flag's help (all of them, from issue 29 on)
+    for cls in (FateZeroConfig, TemporalConfig):
+        for f in dataclasses.fields(cls):
+            if "help" in f.metadata:
+                assert flag_help(cls, f.name) == f.metadata["help"], f.name
+            else:
+                assert flag_help(cls, f.name), f.name  # interim: the comment beside the field

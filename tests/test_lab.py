@@ -235,3 +235,66 @@ def test_toy_gallery(toy_lab, tmp_path):
     fz.video.write(frames, np.random.default_rng(1).random((6, 80, 80, 3)))
     own = lab.gallery_example(choices[0], video=frames)
     assert not own.has_ground_truth and own.frames.shape == (4, 64, 64, 3)
+
+
+# --- one protocol, two labs; one reading of a variant -------------------------------------------------------------------
+def test_toy_and_sd_labs_are_the_same_protocol(toy_lab, sd_lab):
+    """Both labs are complete Lab subclasses (nothing abstract left), built complete by setup(), with the same public
+    names; the mode is the class, not a field."""
+    import inspect
+
+    assert fzlab.Lab.__abstractmethods__ >= {"example", "tuning", "gallery_choices", "gallery_info", "gallery_example"}
+    with pytest.raises(TypeError, match="abstract"):
+        fzlab.Lab(pipe=toy_lab.pipe, frames=1, steps=1, size=64)
+    for lab, cls in ((toy_lab, fzlab.ToyLab), (sd_lab, fzlab.SDLab)):
+        assert type(lab) is cls and isinstance(lab, fzlab.Lab) and not cls.__abstractmethods__
+        assert fzlab.LABS[lab.mode] is cls and lab.example() is lab.example()  # the default example, built once
+        assert lab.clip is lab.example().frames and lab.source_prompt == lab.example().source
+    public = lambda c: {n for n, _ in inspect.getmembers(c) if not n.startswith("_")}  # noqa: E731
+    assert public(fzlab.ToyLab) == public(fzlab.SDLab)
+    assert public(fzlab.ToyLab) - public(fzlab.Lab) == {"mode", "has_ground_truth", "setup"}  # the class's own
+    for name in ("mode", "has_ground_truth", "pipe", "frames", "steps", "size", "clip", "source_prompt",
+                 "target_prompt", "blend_words", "example", "run_variants", "tuning", "gallery_example", "noise"):
+        assert hasattr(toy_lab, name) and hasattr(sd_lab, name), name
+
+
+def test_one_reading_of_a_variant_for_the_benchmark_and_the_lab(toy_lab, monkeypatch):
+    """bench.run_suite and Lab.run_variants read fz.bench.VARIANTS through bench.variant_edit: on the same case
+    (the lab's example declaring the suite's latent-blend word) they invert and edit with the same arguments."""
+    import fatezero_lab.editing
+    import fatezero_lab.inversion
+
+    calls = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake_invert(pipe, frames, prompt, steps=None, temporal=True, **kw):
+        calls.setdefault("invert", []).append(temporal)
+        return ("inversion", temporal)
+
+    def fake_edit(pipe, inv, target, config=None, **kw):
+        kw.pop("progress", None)
+        kw.pop("guidance", None)
+        calls.setdefault("edit", []).append((inv[1], target, {k: kw[k] for k in sorted(kw)}))
+        out = types.SimpleNamespace(frames=np.zeros((toy_lab.frames, 64, 64, 3), np.float32))
+        return out
+
+    for module in (fz, fatezero_lab.editing, fatezero_lab.inversion):
+        monkeypatch.setattr(module, "invert", fake_invert, raising=False)
+        monkeypatch.setattr(module, "edit", fake_edit, raising=False)
+    monkeypatch.setattr(fz.metrics, "toy_edit_metrics", lambda *a, **k: {})
+    case = fz.bench.SUITE[0]
+    fz.bench.run_suite(toy_lab.pipe, [case], fz.bench.VARIANTS, frames=toy_lab.frames, steps=2, progress=False)
+    suite = calls.pop("edit")
+    ex = toy_lab.example(case.source, case.target, [case.blend])
+    ex = __import__("dataclasses").replace(ex, config=ex.config.replace(target_blend_words=["blue"]))
+    toy_lab.run_variants(ex, fz.bench.VARIANTS)
+    assert calls["edit"] == suite and len(suite) == len(fz.bench.VARIANTS)
+    by_name = dict(zip(fz.bench.VARIANTS, suite))
+    assert by_name["FateZero (masked blending)"][2]["blend_words"] == ["circle"]
+    assert by_name["plain DDIM edit (no fusion)"][2]["blend_words"] == []
+    assert by_name["FateZero + latent blend"][2]["target_blend_words"] == ["blue"]
+    assert by_name["FateZero without spatial-temporal"][0] is False
+    assert fz.bench.variant_edit({"latent_blend": True}, ["circle"]) == (True, {"latent_blend": False,
+                                                                              "blend_words": []})

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import fatezero_lab as fz
-from fatezero_lab.__main__ import main
+from fatezero_lab.cli import main
 from fatezero_lab.config import FateZeroConfig
 from fatezero_lab.processors import TemporalConfig
 from fatezero_lab.reference_config import ReferenceEdit, from_reference_yaml, read_reference_yaml

@@ -54,36 +54,45 @@ class ToyModelConfig:
             raise ValueError(f"every UNet width must be divisible by heads={self.heads}: {self.unet_channels}")
 
 
-def _learn_bpe_files(folder: Path, words: list[str]) -> tuple[Path, Path]:
-    """Learn CLIP-style BPE (``</w>`` word ends) over the toy words with the ``tokenizers`` trainer; write vocab/merges."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+LETTERS = tuple("abcdefghijklmnopqrstuvwxyz")  # the BPE's initial alphabet: every letter is a token
 
-    alphabet = [chr(c) for c in range(ord("a"), ord("z") + 1)]
-    tok = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
-    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+
+def bpe_tokenizer(words, max_length: int, alphabet=LETTERS, vocab_size: int = 10_000, pad_vocab_to: int = 0):
+    """A CLIP-style BPE ``CLIPTokenizer`` learnt offline over ``words`` with the ``tokenizers`` trainer: ``</w>`` word
+    ends, the special tokens BOS/EOS and a distinct PAD, prompts padded to ``max_length``.
+
+    Every character of ``alphabet`` is also a word end ("a</w>"), so any word over the alphabet tokenizes (unknown
+    words into pieces, as in SD's tokenizer); ``pad_vocab_to`` fills the vocabulary with unused entries up to that
+    size (an open vocabulary's size rather than the toy's closed one). The toy model's tokenizer
+    (:func:`build_tokenizer`) and the SD stand-in's (``fatezero_lab.lab.standin_tokenizer``) are both this one.
+    """
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import CLIPTokenizer
+
+    alphabet = list(alphabet)
+    bpe = Tokenizer(models.BPE(end_of_word_suffix="</w>"))
+    bpe.pre_tokenizer = pre_tokenizers.Whitespace()
     trainer = trainers.BpeTrainer(
-        vocab_size=10_000, min_frequency=1, special_tokens=[BOS, EOS, PAD], show_progress=False,
+        vocab_size=vocab_size, min_frequency=1, special_tokens=[BOS, EOS, PAD], show_progress=False,
         initial_alphabet=alphabet, end_of_word_suffix="</w>",
     )
-    tok.train_from_iterator(words * 2, trainer=trainer)
-    tok.model.save(str(folder))
-    vocab_path, merges_path = folder / "vocab.json", folder / "merges.txt"
-    # CLIP also needs every single character as a word end ("a</w>") so unknown words still tokenize.
-    vocab = json.loads(vocab_path.read_text())
-    for ch in alphabet:
-        vocab.setdefault(ch + "</w>", len(vocab))
-    vocab_path.write_text(json.dumps(vocab))
-    return vocab_path, merges_path
+    bpe.train_from_iterator(list(words) * 2, trainer=trainer)
+    with tempfile.TemporaryDirectory() as d:
+        bpe.model.save(d)
+        vocab_path, merges_path = Path(d) / "vocab.json", Path(d) / "merges.txt"
+        vocab = json.loads(vocab_path.read_text())
+        for ch in alphabet:  # every character also as a word end, so that any word tokenizes
+            vocab.setdefault(ch + "</w>", len(vocab))
+        for i in range(len(vocab), pad_vocab_to):  # unused entries
+            vocab[f"<unused{i}>"] = i
+        vocab_path.write_text(json.dumps(vocab))
+        return CLIPTokenizer(str(vocab_path), str(merges_path), pad_token=PAD, model_max_length=max_length)
 
 
 def build_tokenizer(max_length: int = 16):
     """A ``CLIPTokenizer`` in which every toy-world word is a single token (checked here)."""
-    from transformers import CLIPTokenizer
-
     words = vocabulary()
-    with tempfile.TemporaryDirectory() as d:
-        vocab_path, merges_path = _learn_bpe_files(Path(d), words)
-        tok = CLIPTokenizer(str(vocab_path), str(merges_path), pad_token=PAD, model_max_length=max_length)
+    tok = bpe_tokenizer(words, max_length)
     for w in words:
         ids = tok(w, add_special_tokens=False).input_ids
         if len(ids) != 1:  # pragma: no cover - guards the BPE learner

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import world
-from ..metrics import psnr
+from ..image_metrics import psnr
 from ..processors import AttentionControl, attention_control, explicit_attention
 from ..prompts import word_spans
 from .model import ToyModelConfig, assemble_pipeline, build_scheduler, build_text_encoder, build_tokenizer, \
