@@ -41,7 +41,7 @@ VARIANTS = {
     "(b) reconstruction attention": dict(use_inversion_attention=False, blend=True),
     "(c) inversion attention, full self-attn": dict(),
     "(d) FateZero (masked blend)": dict(blend=True),
-    "(d') (d) with the reference cross window 0.8": dict(blend=True, cross_replace_steps=0.8),
+    "(d') (d) with cross window 0.8": dict(blend=True, cross_replace_steps=0.8),
     "(d*) FateZero, true object mask": dict(true_mask=True),
     "(e) (d) without spatial-temporal": dict(blend=True, temporal=False),
 }

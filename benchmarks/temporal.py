@@ -2,8 +2,8 @@
 
 Seven clips of the suite (colour; colour under a lighting drift; three background edits, one under a panning camera
 and one notebook 07's; shape; one object of two) are inverted and edited with each of notebook 07's reference-frame
-settings (off = per-frame self-attention, first+previous = the paper's, all), once with FateZero's attention fusion
-and once with none (the plain edit, where nothing from the source holds the frames together). Each edit is scored
+settings (off = per-frame self-attention, first+previous = the library's and the authors' code default, all), once
+with FateZero's attention fusion and once with none (the plain edit, where nothing from the source holds the frames together). Each edit is scored
 against the exact ground truth:
 
 - **temporal err** (:func:`fatezero_lab.metrics.temporal_error`): how far the edit's frame-to-frame change is from the

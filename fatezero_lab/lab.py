@@ -99,6 +99,11 @@ def _cuda() -> bool:
 
 
 # ------------------------------------------------------------------------------------------------------------ example
+# what a learner reads when an example has no blend words (docs/method.md, "What the authors run")
+NO_BLEND_WORDS = ("none (full source self-attention in the self window: the layout is kept, as in the authors' style "
+                  "and attribute edits)")
+
+
 @dataclass(repr=False)
 class Example:
     """One clip and one edit of it, as a notebook uses them: the same fields in both modes.
@@ -127,7 +132,7 @@ class Example:
 
     @property
     def blend_words(self) -> list:
-        """The source words whose cross-attention makes the blending mask M_t (may be empty: a style edit)."""
+        """The source words whose cross-attention makes the blending mask M_t (may be empty: full source self-attention, as in the authors' style and attribute edits)."""
         return list(self.config.blend_words)
 
     @property
@@ -412,7 +417,7 @@ class Lab(abc.ABC):
                  f"  clip:         {clip}: {self.frames} frames at {self.size}x{self.size}",
                  f"  prompts:      {self.source_prompt!r}",
                  f"             -> {self.target_prompt!r}" + (f" (preset {self.preset.name!r})" if self.preset else ""),
-                 f"  blend words:  {self.blend_words or 'none (a style edit: the whole frame may change)'}",
+                 f"  blend words:  {self.blend_words or NO_BLEND_WORDS}",
                  f"  steps:        {self.steps} DDIM steps",
                  f"  ground truth: {truth}",
                  f"  chosen:       {self.why}",

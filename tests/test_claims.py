@@ -25,7 +25,7 @@ KNOWN_FAILURES: dict[str, str] = {
 CLAIMS = [
     "1a inversion > reconstruction attention (PSNR)",
     "1b inversion > reconstruction attention (background)",
-    "2a masked blending > no fusion (background)",
+    "2a masked blending > plain edit, no cross or self fusion (background)",
     "2b masked blending > full source self-attn on shape edits (PSNR)",
     "2b masked blending > full source self-attn on two-object edits (PSNR)",
     "3 spatial-temporal attention lowers flicker",

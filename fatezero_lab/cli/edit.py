@@ -458,7 +458,7 @@ def add_clip_and_run_flags(e, name: str, edit: bool) -> None:
     add_dataclass_flags(tg, fz.TemporalConfig, prefix="temporal-", dest_prefix="temporal_", skip=("enabled",),
                         helps={"reference": "the frames each frame's self-attention reads keys/values from: "
                                             "first, last, mid, previous, self, next, all or int offsets, e.g. "
-                                            "'mid' (the paper's configs) or 'first previous' (default)"})
+                                            "'mid' (the authors' zero-shot SD configs) or 'first previous' (default)"})
 
 
 def _add_source_flags(e) -> None:
