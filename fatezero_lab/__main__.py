@@ -379,7 +379,8 @@ def add_dataclass_flags(parser, cls, prefix: str = "", dest_prefix: str = "knob_
     is forgotten; ``--x`` is ``--<prefix><field-with-dashes>``. Flags left out keep the attribute absent
     (argparse.SUPPRESS): only what was given overrides. Returns field -> flag."""
     hints = typing.get_type_hints(cls)
-    helps = {**field_comments(cls), **(helps or {})}
+    helps = {**field_comments(cls), **{f.name: f.metadata["help"] for f in dataclasses.fields(cls)
+                                        if "help" in f.metadata}, **(helps or {})}
     flags = {}
     for f in dataclasses.fields(cls):
         if f.name in skip:
