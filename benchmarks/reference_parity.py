@@ -263,9 +263,9 @@ def recording_latent_masks(out: dict):
     Their two latent-blend choices (the inversion latent one level noisier than the one the step ends at; the target
     words' mask from the edit's cross maps summed over every step so far) are the engine's default since
     2026-11-30 (``latent_blend_mode="reference"``); ``"aligned"`` is ours before (run ``gn_zero_added_ours_aligned_lb``)."""
-    import fatezero_lab.editing as ed
+    import fatezero_lab.fusion as fu
 
-    orig_blend, orig_mfm = ed.EditControl.latent_blend, ed.mask_from_maps
+    orig_blend, orig_mfm = fu.LatentBlend.__call__, fu.mask_from_maps
     state = {"on": False, "masks": []}
 
     def mfm(*a, **k):
@@ -274,10 +274,10 @@ def recording_latent_masks(out: dict):
             state["masks"].append(r["mask"].detach().cpu().bool())
         return r
 
-    def latent_blend(self, z):
+    def latent_blend(self, z, step):
         state["on"], state["masks"] = True, []
         try:  # the engine's latent_blend_mode="reference" (default) is their choice of maps and source latent
-            z = orig_blend(self, z)
+            z = orig_blend(self, z, step)
         finally:
             state["on"] = False
         masks = state["masks"]
@@ -285,14 +285,14 @@ def recording_latent_masks(out: dict):
             m = masks[0]
             for x in masks[1:]:
                 m = m | x
-            out[int(self.step)] = m
+            out[int(step)] = m
         return z
 
-    ed.mask_from_maps, ed.EditControl.latent_blend = mfm, latent_blend
+    fu.mask_from_maps, fu.LatentBlend.__call__ = mfm, latent_blend
     try:
         yield
     finally:
-        ed.mask_from_maps, ed.EditControl.latent_blend = orig_mfm, orig_blend
+        fu.mask_from_maps, fu.LatentBlend.__call__ = orig_mfm, orig_blend
 
 
 def unet_eps(pipe, z, t, emb, temporal):

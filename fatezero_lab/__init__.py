@@ -9,21 +9,22 @@
 >>> out = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"])
 """
 
-from . import bench, data, diffusion, lab, masks, memory, metrics, models, presets, toyworld, tuning, video, viz
-from .config import FateZeroConfig, ModelDefaults
+from . import (bench, data, diffusion, fusion, lab, masks, memory, metrics, models, presets, store_modes, toyworld, tuning,
+               video, viz)
+from .config import ConfigError, FateZeroConfig, InversionConfig, ModelDefaults, TemporalConfig
 from .diffusion import decode_latents, encode_frames, encode_prompt, sample
 from .metrics import psnr
 from .editing import EditResult, edit
 from .inversion import Inversion, invert, reconstruct, vae_roundtrip
 from .masks import MaskResult, blend_mask
 from .models import FateZeroPipeline, ModelNotFoundError, as_pipeline, load_pipeline
-from .processors import TemporalConfig, attention_control, attention_layers
+from .processors import attention_control, attention_layers
 from .store import AttentionStore
 
 __version__ = "0.1.0"
 
-__all__ = ["AttentionStore", "EditResult", "FateZeroConfig", "FateZeroPipeline", "ModelDefaults", "as_pipeline", "Inversion", "MaskResult", "ModelNotFoundError",
+__all__ = ["AttentionStore", "ConfigError", "InversionConfig", "EditResult", "FateZeroConfig", "FateZeroPipeline", "ModelDefaults", "as_pipeline", "Inversion", "MaskResult", "ModelNotFoundError",
            "TemporalConfig", "attention_control", "attention_layers", "blend_mask", "decode_latents", "diffusion",
            "edit", "encode_frames", "encode_prompt", "invert", "load_pipeline", "psnr", "reconstruct", "sample",
            "toyworld", "vae_roundtrip", "video", "viz", "data", "masks", "memory", "metrics", "models", "bench", "tuning",
-           "presets", "lab"]
+           "presets", "lab", "fusion", "store_modes"]

@@ -6,12 +6,12 @@ step j = T−1−i (the inversion step at the same timestep):
 - cross-attention, for the first ``cross_replace_steps`` of the steps: shared words read the source maps
   (``replace``: A = A_src; ``refine``: A[..., j] = α_j A_src[..., m(j)] + (1−α_j) A_edit[..., j]), then chosen target
   words are re-weighted: A[..., j] ← w_j A[..., j];
-- self-attention, for the first ``self_replace_steps``: with blend words,
-      s_fused = M_t ⊙ s_edit + (1 − M_t) ⊙ s_src          (M_t per query row, from the *source* cross-attention)
-  and without them (or with threshold ≥ 1) s_fused = s_src. Because M_t is per query row,
-      s_fused V = M_t ⊙ (s_edit V) + (1 − M_t) ⊙ (s_src V),
-  so the fast path fuses attention *outputs* computed with fused SDPA and never forms s_edit or s_src.
+- self-attention, for the first ``self_replace_steps``, as ``self_fusion`` says: ``"masked"``
+      s_fused = M_t ⊙ s_edit + (1 − M_t) ⊙ s_src          (M_t per query row, from the *source* cross-attention),
+  ``"full_source"`` s_fused = s_src, or ``"none"``;
+- optionally, after each scheduler step, prompt-to-prompt's latent blend.
 
+Each rule is a small class of :mod:`fatezero_lab.fusion` with its equation; :class:`EditControl` only dispatches.
 The unconditional half runs plain (the reference edits only the conditional half).
 """
 
@@ -21,16 +21,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .config import FateZeroConfig, step_range
+from .config import ConfigError, FateZeroConfig, step_range
 from .diffusion import check_prompt, ddim_loop, ddim_scheduler, decode_latents, encode_prompt, tokens
+from .fusion import LATENT_BLENDS, SELF_FUSIONS, BlendMask, cross_fusion
 from .inversion import Inversion, RecordControl
-from .masks import check_mask_args, mask_from_maps
 from .models import as_pipeline
 from .processors import AttentionControl, explicit_attention
 from .prompts import Alignment, align, reweight_vector, word_token_indices
 from .store import AttentionStore, SourceAttention, layer_selected
+from .store_modes import store_mode
 
 
 @dataclass
@@ -50,9 +50,6 @@ class EditResult:
         return (f"EditResult({self.source_prompt!r} -> {self.target_prompt!r}, frames={f}, size={h}x{w}, "
                 f"mask steps={len(self.masks)})")
 
-    def config_json(self) -> str:
-        return self.config.to_json()
-
 
 @dataclass
 class EditPlan:
@@ -70,30 +67,40 @@ class EditPlan:
 class EditControl(AttentionControl):
     """The Attention Blending Block: fuses source attention into the conditional rows of the guided batch.
 
-    The batch is [uncond | cond] (F rows each) — or, when the store keeps no attention ("recompute" mode),
+    The batch is [uncond | cond] (F rows each) — or, for a store mode with source rows ("recompute"),
     [source | uncond | cond]: the source rows replay the inversion step's latent with the source prompt in the same
-    UNet call, so each layer computes the source attention and fuses it at once (no store but the latents).
-    The source and unconditional rows run plain; the conditional rows are fused (see the module docstring).
+    UNet call, so each layer computes the source attention and fuses it at once. The source and unconditional rows
+    run plain; the conditional rows go to the parts built here from the plan (:mod:`fatezero_lab.fusion`): the cross
+    rule, the self rule, the latent blend and the blend mask they share.
     """
 
     def __init__(self, store: AttentionStore, plan: EditPlan, latent_hw, steps: int, explicit: bool = False,
                  temporal_layers: dict | None = None):
         super().__init__(store.n_frames, store.temporal, latent_hw, explicit=explicit, temporal_layers=temporal_layers)
-        self.store, self.plan, self.cfg, self.steps = store, plan, plan.cfg, steps
-        self.n_source = store.n_frames if store.cache == "recompute" else 0  # source rows in the UNet batch
         cfg = plan.cfg
+        self.store, self.plan, self.cfg, self.steps = store, plan, cfg, steps
+        self.mode = store_mode(store.cache)  # the store mode: where this step's source attention comes from
+        self.n_source = store.n_frames if self.mode.source_rows else 0  # source rows in the UNet batch
+        # 1. the windows, counted as the reference counts them
         self.cross_steps = step_range(cfg.cross_replace_steps, steps + 1)  # the reference's cross schedule
         self.self_steps = step_range(cfg.self_replace_steps, steps)
         lb = step_range(cfg.latent_blend_steps, steps)
         self.blend_steps = range(lb.start, max(lb.start, lb.stop - 1))  # reference: start < i + 1 < end
         selves = store.layer_names("self")
         self.self_res = max((store.layers[n].resolution for n in selves), default=None)  # M_t kept at this size
+        # 2. the parts, built once
+        self.blend_mask = BlendMask(store, plan)
+        self.cross = cross_fusion(plan.alignment, plan.reweight) if cfg.fuse_cross else None
+        name = cfg.self_fusion
+        if plan.mask_override is not None and name == "full_source":
+            name = "masked"  # a given mask replaces M_t whatever the self rule says (as the sentinel always did)
+        rule = SELF_FUSIONS[name](self.blend_mask, fast=cfg.fast_fusion and not explicit)
+        self.self_fusion = rule if rule.fuses else None
+        self.latent_blend = (LATENT_BLENDS[cfg.latent_blend_mode](store, plan, self.blend_mask) if cfg.latent_blend
+                             else None)
         self.masks: dict[int, np.ndarray] = {}  # edit step -> M_t (F, h, w) bool, for EditResult
-        self.source: dict[str, SourceAttention] = {}  # this step's kept source attention (maps/inputs stores)
+        self.source: dict[str, SourceAttention] = {}  # this step's kept source attention (empty with source rows)
         self.source_step = 0
-        self._masks: dict[tuple[int, int], torch.Tensor | None] = {}  # this step's M_t per query resolution
-        self._mask_maps: list[torch.Tensor] | None = None  # this step's source cross maps of the mask layers
-        self.target_cross: dict[str, torch.Tensor] = {}  # cond rows' cross maps at the mask layers (latent blend)
 
     # --- per step (called by the loop) -------------------------------------------------------------------------------
     def begin_step(self, step: int, t: int) -> None:
@@ -102,119 +109,53 @@ class EditControl(AttentionControl):
         if int(self.store.timesteps[j]) != int(t):
             raise RuntimeError(f"edit step {step} (t={t}) would replay source step {j} "
                                f"(t={self.store.timesteps[j]}): timesteps do not line up")
-        self.source = self.store.source(j) if not self.n_source else {}
-        self._masks, self._mask_maps = {}, None
-        if self.cfg.latent_blend_mode != "reference":  # reference: the target maps accumulate over the steps
-            self.target_cross = {}
+        self.source = self.mode.step_source(self.store, j)
+        self.blend_mask.begin_step(j)
+        if self.latent_blend is not None:
+            self.latent_blend.begin_step()
 
     def extra_rows(self):
-        """Recompute mode: the source rows — z_j of the inversion and the source prompt — run in the same call."""
-        if not self.n_source:
-            return None
-        emb = self.store.embedding.expand(self.n_source, -1, -1)  # (F, tokens, dim)
-        return self.store.latents[self.source_step], emb
+        """The store mode's extra rows (recompute: z_j of the inversion and the source prompt), or None."""
+        return self.mode.extra_rows(self.store, self.source_step)
 
     def end_step(self, step: int, z: torch.Tensor) -> torch.Tensor:
         # 1. keep M_t (at the finest fused self-attention resolution) for the result
-        if self.cfg.fuse_self and step in self.self_steps and self.self_res is not None:
-            m = self.self_mask(tuple(self.self_res))
+        if self.self_fusion is not None and step in self.self_steps and self.self_res is not None:
+            m = self.self_fusion.result_mask(tuple(self.self_res))
             if m is not None:
                 self.masks[step] = m.view(self.n_frames, *self.self_res).bool().cpu().numpy()
         # 2. optional prompt-to-prompt latent blend: keep the source latent outside the words' mask
-        if self.cfg.latent_blend and step in self.blend_steps:
-            z = self.latent_blend(z)
+        if self.latent_blend is not None and step in self.blend_steps:
+            z = self.latent_blend(z, step)
         return z
-
-    def mask_maps(self) -> list[torch.Tensor]:
-        """The source cross-attention the masks read this step: (F, 1, hw, tokens) per mask layer (formed once per
-        step, shared by every resolution of M_t and the latent blend)."""
-        if self._mask_maps is None:
-            self._mask_maps = [self.store.cross_summary(self.source_step, n) for n in self.cfg.mask_layers]
-        return self._mask_maps
-
-    def self_mask(self, hw: tuple[int, int], like: torch.Tensor | None = None) -> torch.Tensor | None:
-        """M_t at query resolution ``hw`` -> (frames, 1, h*w, 1) float, or None (full source self-attention).
-
-        Built once per step and resolution from the source cross-attention, then kept on ``like``'s device and
-        dtype, so a GPU edit copies it once per step, not once per layer.
-        """
-        if hw in self._masks:
-            return self._masks[hw]
-        cfg, override = self.cfg, self.plan.mask_override
-        if override is not None:  # any overlap with the given mask counts at coarse resolutions
-            m = (F.interpolate(override, size=hw, mode="area") > 0).float()  # (frames, 1, h, w)
-        elif not (cfg.blend_self_attention and self.plan.blend_idx) or cfg.blend_threshold >= 1.0:
-            m = None
-        else:
-            res = [self.store.layers[n].resolution for n in cfg.mask_layers]
-            m = mask_from_maps(self.mask_maps(), res, self.plan.blend_idx, hw, cfg.blend_threshold,
-                               cfg.mask_dilation, cfg.mask_normalise)["mask"].float()  # (frames, h, w)
-        if m is not None:
-            m = m.reshape(m.shape[0], 1, -1, 1)  # (frames, 1, h*w, 1)
-            if like is not None:
-                m = m.to(like.device, like.dtype)
-        self._masks[hw] = m
-        return m
-
-    def latent_blend(self, z: torch.Tensor) -> torch.Tensor:
-        """z ← z_src + M (z − z_src), M from the source words' (and target words') cross-attention at the mask
-        layers, thresholded at ``latent_blend_threshold``. ``latent_blend_mode="reference"`` (default) does what the
-        authors' code does: target maps summed over the steps so far, z_src from the timestep the step starts at."""
-        cfg, plan, hw = self.cfg, self.plan, tuple(z.shape[-2:])
-        res = [self.store.layers[n].resolution for n in cfg.mask_layers]
-        mask = torch.zeros(z.shape[0], *hw, dtype=torch.bool)
-        if plan.blend_idx:
-            mask |= mask_from_maps(self.mask_maps(), res, plan.blend_idx, hw, cfg.latent_blend_threshold,
-                                   cfg.mask_dilation, cfg.mask_normalise)["mask"].cpu()
-        if plan.target_blend_idx and self.target_cross:
-            maps = [self.target_cross[n] for n in cfg.mask_layers]
-            mask |= mask_from_maps(maps, res, plan.target_blend_idx, hw, cfg.latent_blend_threshold,
-                                   cfg.mask_dilation, cfg.mask_normalise)["mask"].cpu()
-        z_src = self.store.source_latent_after(self.step, noisier=cfg.latent_blend_mode == "reference").to(z)
-        return z_src + mask[:, None].to(z) * (z - z_src)
 
     # --- per layer (called by the processors) ------------------------------------------------------------------------
     def attend(self, layer, q, k, v, scale, mask=None):
-        cfg, n, s = self.cfg, self.n_frames, self.n_source
-        fuse_cross = cfg.fuse_cross and layer.kind == "cross" and self.step in self.cross_steps
-        fuse_self = cfg.fuse_self and layer.kind == "self" and self.step in self.self_steps
-        wants_target_map = (cfg.latent_blend and bool(self.plan.target_blend_idx) and layer.kind == "cross"
-                            and layer.name in cfg.mask_layers)  # only the target words' latent-blend mask reads them
-        if not (layer_selected(layer, self.store.max_side) and (fuse_cross or fuse_self or wants_target_map)):
+        n, s = self.n_frames, self.n_source
+        cross = self.cross if layer.kind == "cross" and self.step in self.cross_steps else None
+        fuse_self = self.self_fusion if layer.kind == "self" and self.step in self.self_steps else None
+        watch = self.latent_blend is not None and self.latent_blend.watches(layer)  # the target words' maps
+        if not (layer_selected(layer, self.store.max_side) and (cross or fuse_self or watch)):
             return super().attend(layer, q, k, v, scale, mask)
-        # 1. the source rows (recompute mode) and the unconditional rows run plain
+        # 1. the source rows (if any) and the unconditional rows run plain
         out_plain = super().attend(layer, q[:s + n], k[:s + n], v[:s + n], scale,
                                    None if mask is None else mask[:s + n])
         if s:  # the source attention of this very call: softmax(q_src k_srcᵀ · scale), never stored
             src = SourceAttention(scale, q=q[:s], k=k[:s], index=self.frame_index if self.uses_temporal(layer) else None)
         else:
             src = self.source[layer.name]
-        # 2. the conditional rows, fused with the source attention
+        # 2. the conditional rows, fused with the source attention by the rules
         qc = q[s + n:]  # (frames, heads, n, d)
         kc, vc = self.gather(layer, k[s + n:], v[s + n:])  # (frames, heads, refs*m, d)
         if layer.kind == "cross":
             _, p_edit = explicit_attention(qc, kc, vc, scale, None if mask is None else mask[s + n:],
                                            upcast=layer.upcast)  # (F, h, hw, tok)
-            if wants_target_map:  # reference mode: summed over the steps so far (max-normalised later)
-                prev = self.target_cross.get(layer.name)
-                self.target_cross[layer.name] = p_edit if prev is None else prev + p_edit
-            if fuse_cross:
-                p = self.plan.alignment.fuse(src.probabilities().to(p_edit), p_edit)
-                if self.plan.reweight is not None:
-                    p = p * self.plan.reweight.to(p)
-                out_c = torch.matmul(p, vc)
-            else:
-                out_c = torch.matmul(p_edit, vc)
+            if watch:
+                self.latent_blend.observe(layer.name, p_edit)
+            p = p_edit if cross is None else cross(src.probabilities().to(p_edit), p_edit)
+            out_c = torch.matmul(p, vc)
         else:  # a self-attention layer here is always inside its fusion window (see the test above)
-            m = self.self_mask(layer.resolution, like=qc)  # (F, 1, hw, 1) or None
-            if m is None:
-                out_c = src.apply(vc)  # s_src V
-            elif cfg.fast_fusion and not self.explicit:
-                out_c = m * F.scaled_dot_product_attention(qc, kc, vc, scale=scale) + (1 - m) * src.apply(vc)
-            else:  # explicit maps: (M s_edit + (1-M) s_src) V
-                _, p_edit = explicit_attention(qc, kc, vc, scale, upcast=layer.upcast)  # (F, h, hw, refs*hw)
-                p = m * p_edit + (1 - m) * src.probabilities().to(p_edit)
-                out_c = torch.matmul(p, vc)
+            out_c = fuse_self(layer, qc, kc, vc, src, scale)
         return torch.cat([out_plain, out_c])
 
 
@@ -229,7 +170,7 @@ def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: 
     pipe = as_pipeline(pipe)
     src = inversion.store
     n = src.n_frames
-    keep = "maps" if src.cache == "maps" else "inputs"
+    keep = src.mode.reconstruction  # maps stay maps; a store without maps records queries and keys
     prompt = inversion.prompt if prompt is None else prompt
     embedding = src.embedding if prompt == inversion.prompt else encode_prompt(pipe, prompt)  # (1, tokens, dim)
     cond = embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
@@ -283,17 +224,20 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
         raise TypeError(f"config must be a FateZeroConfig, got {type(config).__name__}")
     cfg = (config or FateZeroConfig()).replace(**overrides)
     cfg = cfg.resolved(store.defaults, store)  # the one resolution step: nothing left to the model after it
-    check_mask_args(min(cfg.blend_threshold, 1.0), cfg.mask_dilation, cfg.mask_normalise)
+    for name, registry in (("self_fusion", SELF_FUSIONS), ("latent_blend_mode", LATENT_BLENDS)):
+        if getattr(cfg, name) not in registry:
+            raise ConfigError(f"{name} must be one of {list(registry)} (the registered rules of fusion.py), "
+                              f"got {getattr(cfg, name)!r}", name)
     missing = sorted(set(cfg.mask_layers) - store.summarised_layers())
     if missing and cfg.use_inversion_attention and (cfg.blend_words or cfg.target_blend_words):
-        raise ValueError(f"mask_layers {missing} were not kept by this cache='recompute' inversion, which keeps the "
-                         f"mask maps of the model's default mask layers only; leave mask_layers='auto' or invert "
-                         f"with cache='inputs' or 'maps'")
+        raise ConfigError(f"mask_layers {missing} were not kept by this cache={store.cache!r} inversion, which keeps "
+                          f"the mask maps of the model's default mask layers only; leave mask_layers='auto' or invert "
+                          f"with cache='inputs' or 'maps'", "mask_layers")
     nt = inversion.null_text
     if nt is not None and cfg.unconditional != "empty":
-        raise ValueError(f"unconditional={cfg.unconditional!r} replaces the unconditional embedding, but this inversion "
-                         f"carries null-text embeddings that replace it already: use one of them (unconditional="
-                         f"'empty' with this inversion, or invert without null_text)")
+        raise ConfigError(f"unconditional={cfg.unconditional!r} replaces the unconditional embedding, but this "
+                          f"inversion carries null-text embeddings that replace it already: use one of them "
+                          f"(unconditional='empty' with this inversion, or invert without null_text)", "unconditional")
     if nt is not None and cfg.guidance != nt.config.guidance:
         import warnings
 
@@ -324,7 +268,7 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     """Edit the inverted clip towards ``target_prompt`` with FateZero's attention fusion.
 
     ``config`` (a :class:`FateZeroConfig`) and/or keyword overrides set the knobs, e.g.
-    ``edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], fuse_self=False)``.
+    ``edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], self_fusion="full_source")``.
     ``mask`` (frames, H, W) bool replaces the attention-derived M_t in self-attention fusion (an ablation: "what if
     the mask were perfect?" — pass the toy world's true object mask).
     """

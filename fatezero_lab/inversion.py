@@ -16,37 +16,35 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .config import ConfigError, InversionConfig, NullTextConfig, TemporalConfig
 from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, ddim_loop, decode_latents,
                         encode_frames, encode_prompt, sample, tokens)
-from .metrics import psnr
-from .null_text import NullText, NullTextConfig, optimise_null_text
+from .null_text import NullText, optimise_null_text
 from .models import FateZeroPipeline, as_pipeline
-from .processors import (AttentionControl, LayerInfo, TemporalConfig, attention_control, attention_layers,
-                         explicit_attention)
-from .store import CACHE_MODES, AttentionStore, SourceAttention, cross_summary, layer_selected
-
-KEEPS = ("maps", "inputs", "cross_summary")
+from .processors import AttentionControl, LayerInfo, attention_control
+from .store import AttentionStore, SourceAttention
+from .store_modes import STORE_MODES, StoreMode, layer_selected, store_mode
 
 
 class RecordControl(AttentionControl):
     """Records the source attention at the selected layers (at most ``max_side``² queries) of every step.
 
-    ``keep="maps"``: compute attention explicitly and keep the probabilities (the reference behaviour);
-    ``keep="inputs"``: run fused SDPA and keep the queries and per-frame keys that produce them;
-    ``keep="cross_summary"``: keep only the head-mean maps of the ``summary_layers`` that the blending mask reads
-    (recompute mode: the model's default mask layers). ``rows`` selects the batch rows to record (e.g. the conditional half of a guided batch); ``n_tokens`` cuts the
-    summaries to the prompt's own tokens. What it keeps is in ``recorded[step][layer name]`` (on ``device``) and the
-    layers it selected in ``selected`` (UNet order).
+    What it keeps is its store mode's choice (``keep``: a name of ``store_modes.STORE_MODES`` or a mode): ``"maps"``
+    computes attention explicitly and keeps the probabilities (the reference behaviour), ``"inputs"`` runs fused SDPA
+    and keeps the queries and per-frame keys, ``"recompute"`` keeps only the head-mean maps of the
+    ``summary_layers`` that the blending mask reads (the model's default mask layers). ``rows`` selects the batch rows
+    to record (e.g. the conditional half of a guided batch); ``n_tokens`` cuts the summaries to the prompt's own
+    tokens. What it keeps is in ``recorded[step][layer name]`` (on ``device``) and the layers it selected in
+    ``selected`` (UNet order).
     """
 
-    def __init__(self, n_frames: int, temporal, latent_hw, max_side: int, keep: str = "maps",
+    def __init__(self, n_frames: int, temporal, latent_hw, max_side: int, keep: str | StoreMode = "maps",
                  rows: slice = slice(None), n_tokens: int | None = None, device: str = "cpu",
                  summary_layers: list[str] | None = None, temporal_layers: dict | None = None):
         super().__init__(n_frames, temporal, latent_hw, temporal_layers=temporal_layers)
-        if keep not in KEEPS:
-            raise ValueError(f"keep must be one of {list(KEEPS)}, got {keep!r}")
-        self.max_side, self.keep, self.rows, self.n_tokens, self.device = max_side, keep, rows, n_tokens, device
-        self.summary_layers = set(summary_layers or ())
+        self.mode = keep if isinstance(keep, StoreMode) else store_mode(keep)
+        self.max_side, self.rows, self.n_tokens, self.device = max_side, rows, n_tokens, device
+        self.summary_layers = None if summary_layers is None else set(summary_layers)  # None: every selected layer
         self.recorded: dict[int, dict[str, SourceAttention]] = {}
         self.selected: dict[str, LayerInfo] = {}
 
@@ -54,17 +52,9 @@ class RecordControl(AttentionControl):
         if not layer_selected(layer, self.max_side):
             return super().attend(layer, q, k, v, scale, mask)
         self.selected.setdefault(layer.name, layer)
-        if self.keep == "cross_summary" and layer.name not in self.summary_layers:
+        if self.summary_layers is not None and layer.name not in self.summary_layers:
             return super().attend(layer, q, k, v, scale, mask)
-        if self.keep == "inputs":  # queries and per-frame keys; the reference-frame gather is redone on use
-            out = super().attend(layer, q, k, v, scale, mask)
-            index = self.frame_index if self.uses_temporal(layer) else None
-            item = SourceAttention(scale, q=q[self.rows].detach(), k=k[self.rows].detach(), index=index)
-        else:
-            kg, vg = self.gather(layer, k, v)  # (B, heads, refs*m, d)
-            out, probs = explicit_attention(q, kg, vg, scale, mask, upcast=layer.upcast)  # probs (B, heads, n, m)
-            probs = probs[self.rows].detach()
-            item = SourceAttention(scale, probs=probs if self.keep == "maps" else cross_summary(probs, self.n_tokens))
+        out, item = self.mode.record(self, layer, q, k, v, scale, mask)  # what the store mode keeps
         self.recorded.setdefault(self.step, {})[layer.name] = item.to(self.device)
         return out
 
@@ -137,12 +127,6 @@ class Inversion:
                 + (f", null_text={self.null_text!r})" if self.null_text is not None else ")"))
 
 
-def check_steps(steps, name: str = "steps") -> int:
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
-        raise ValueError(f"{name} must be an integer in 1..1000, got {steps!r}")
-    return int(steps)
-
-
 @torch.no_grad()
 def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "auto", max_side: int | None = None,
            record: bool = True, null_text=False, progress: bool = True) -> Inversion:
@@ -167,14 +151,14 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     # 0. check every input before any compute
     frames = check_frames(frames)
     check_prompt(pipe, prompt, "prompt")
-    steps = check_steps(steps)
+    settings = InversionConfig(steps=int(steps) if isinstance(steps, np.integer) else steps, cache=cache,
+                               max_side=max_side, record=record)  # checks each setting
+    steps = settings.steps
     temporal = TemporalConfig.parse(temporal).resolved(pipe.defaults)  # the model decides what is left open
     null_cfg = NullTextConfig.parse(null_text)
-    if cache != "auto" and cache not in CACHE_MODES:
-        raise ValueError(f"cache must be 'auto' or one of {list(CACHE_MODES)}, got {cache!r}")
+    if cache != "auto" and cache not in STORE_MODES:
+        raise ConfigError(f"cache must be 'auto' or one of {list(STORE_MODES)}, got {cache!r}", "cache")
     max_side = pipe.max_side if max_side is None else max_side
-    if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 1:
-        raise ValueError(f"max_side must be a positive integer, got {max_side!r}")
     if record:  # refuse, with the mode that would fit, rather than be killed for memory halfway
         from .memory import check_fits, choose_cache
 
@@ -188,14 +172,10 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     toks = tokens(pipe, prompt)
     # 2. run DDIM backwards (no guidance), recording the attention the chosen cache mode keeps
     if record:
-        keep = "cross_summary" if cache == "recompute" else cache
-        summary = None  # recompute mode keeps the summaries of the model's default mask layers only
-        if keep == "cross_summary":
-            hw = tuple(z.shape[-2:])
-            summary = pipe.defaults.mask_layers_for(
-                {l.name: l for l in attention_layers(pipe.unet, hw) if layer_selected(l, max_side)}, hw)
-        control = RecordControl(len(z), temporal, tuple(z.shape[-2:]), max_side, keep=keep, n_tokens=len(toks),
-                                summary_layers=summary, temporal_layers=pipe.temporal_layers)
+        mode = store_mode(cache)
+        control = RecordControl(len(z), temporal, tuple(z.shape[-2:]), max_side, keep=mode, n_tokens=len(toks),
+                                summary_layers=mode.record_layers(pipe, tuple(z.shape[-2:]), max_side),
+                                temporal_layers=pipe.temporal_layers)
     else:
         control = AttentionControl(len(z), temporal, tuple(z.shape[-2:]), temporal_layers=pipe.temporal_layers)
     sched = ddim_inverse_scheduler(pipe, steps)
@@ -206,12 +186,12 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     store = None
     if record:
         seen = [latents[i] for i in range(steps + 1)]  # the z the UNet saw at step i, then z_T (views, no copies)
-        recompute = (SourceRecomputer(pipe, seen, timesteps, emb.detach().cpu(), temporal, max_side)
-                     if cache == "recompute" else None)
+        recomputer = (SourceRecomputer(pipe, seen, timesteps, emb.detach().cpu(), temporal, max_side)
+                      if mode.source_rows else None)
         store = AttentionStore(prompt=prompt, tokens=toks, n_frames=len(z), temporal=temporal, tokenizer=pipe.tokenizer,
                                cache=cache, max_side=max_side, layers=control.selected, timesteps=timesteps,
                                latents=seen, embedding=emb.detach().cpu(), defaults=pipe.defaults,
-                               data=control.recorded, recompute=recompute)
+                               data=control.recorded, recomputer=recomputer)
     # 4. null-text inversion (optional): tune ∅ per step along the trajectory just computed
     nt = optimise_null_text(pipe, latents, emb, temporal, null_cfg, progress) if null_cfg is not None else None
     return Inversion(prompt=prompt, frames=frames, latents=latents, timesteps=timesteps, store=store,
@@ -237,10 +217,3 @@ def reconstruct(pipe, inversion: Inversion, guidance: float | None = None, progr
 def vae_roundtrip(pipe, frames) -> np.ndarray:
     """D(E(x)): the best any latent method can do — the ceiling for reconstruction PSNR."""
     return decode_latents(pipe, encode_frames(pipe, frames))
-
-
-def reconstruction_report(pipe, frames, prompt: str, steps: int = 50) -> dict:
-    """PSNR of the VAE round trip and of inversion + reconstruction, in dB."""
-    inv = invert(pipe, frames, prompt, steps=steps, temporal=False, record=False, progress=False)
-    rec = reconstruct(pipe, inv, progress=False)
-    return {"vae_psnr": psnr(vae_roundtrip(pipe, frames), frames), "inversion_psnr": psnr(rec, frames)}

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import NORMALISATIONS
+from .config import NORMALISATIONS, check_choice, check_dilation, check_threshold
 
 
 @dataclass
@@ -89,12 +89,10 @@ def mask_from_maps(maps: list[torch.Tensor], resolutions: list[tuple[int, int]],
 
 
 def check_mask_args(threshold: float, dilation: int, normalise: str) -> None:
-    if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    if not isinstance(dilation, int) or dilation < 1 or dilation % 2 == 0:
-        raise ValueError(f"dilation must be an odd max-pool size >= 1 (1 = none), got {dilation!r}")
-    if normalise not in NORMALISATIONS:
-        raise ValueError(f"normalise must be one of {list(NORMALISATIONS)}, got {normalise!r}")
+    """The recipe's arguments, by the config's validators (ConfigError naming the argument)."""
+    check_threshold("threshold", threshold)
+    check_dilation("dilation", dilation)
+    check_choice("normalise", normalise, NORMALISATIONS)
 
 
 def default_mask_layers(store) -> list[str]:

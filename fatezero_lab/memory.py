@@ -1,6 +1,6 @@
 """How much memory does FateZero's source attention need, and which store mode fits?
 
-The reference code keeps every attention probability map of every inversion step (100 GB of host memory for
+The reference code keeps every attention probability map of every inversion step (about 100 GB of host memory for
 8 frames × 512² × 50 steps). Three store modes (``invert(..., cache=...)``) give the same edits:
 
 =============  ==========================================================  =====================================
@@ -13,8 +13,9 @@ mode           kept per step and layer (frames F, heads h, queries n,        cos
                head-mean map M_t reads (F·n·tokens, float32)                ([source | uncond | cond])
 =============  ==========================================================  =====================================
 
-:func:`estimate_memory` counts these bytes from the UNet's layer list (one tiny forward pass, no big allocation)
-before anything runs; :func:`choose_cache` picks the fastest mode that fits the memory available, and
+Each mode's bytes are its own (``StoreMode.layer_bytes``, ``guided_groups``, ``forms_maps`` in
+:mod:`fatezero_lab.store_modes`; a registered mode is estimated and chosen like these). :func:`estimate_memory`
+counts them from the UNet's layer list (read from the module tree, no allocation) before anything runs; :func:`choose_cache` picks the fastest mode that fits the memory available, and
 :func:`check_fits` refuses with a clear message instead of being killed for memory.
 """
 
@@ -22,11 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .config import ConfigError, TemporalConfig
 from .models import as_pipeline
-from .processors import TemporalConfig, attention_layers
-from .store import CACHE_MODES, layer_selected
-
-SPEED_ORDER = ("inputs", "maps", "recompute")  # fastest first ("maps" moves big maps; "recompute" adds a pass)
+from .processors import attention_layers
+from .store_modes import STORE_MODES, layer_selected, speed_order
 
 
 @dataclass
@@ -64,8 +64,9 @@ def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cach
     same call; an empirical 28 activations of the widest level per sample, fitted on the toy model and SD's layout)
     plus, in ``maps`` mode, the largest single map, which is formed explicitly while recording.
     """
-    if cache not in CACHE_MODES:
-        raise ValueError(f"cache must be one of {list(CACHE_MODES)}, got {cache!r}")
+    if cache not in STORE_MODES:
+        raise ConfigError(f"cache must be one of {list(STORE_MODES)}, got {cache!r}", "cache")
+    mode = STORE_MODES[cache]()
     vae_down = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
     if height % vae_down or width % vae_down:
         raise ValueError(f"height and width must be multiples of {vae_down}, got {height}x{width}")
@@ -76,25 +77,21 @@ def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cach
     b = _dtype_bytes(pipe)
     layers = {l.name: l for l in attention_layers(pipe.unet, latent_hw=(h, w)) if layer_selected(l, max_side)}
     mask_layers = set(as_pipeline(pipe).defaults.mask_layers_for(layers, (h, w)))
-    per_step_maps = per_step_inputs = per_step_summary = largest_map = 0
+    per_step = largest_map = 0
     for layer in layers.values():
         n = layer.queries
         if layer.kind == "self":
             m = n * (refs if temporal.enabled and layer.channels >= temporal.min_channels else 1)
-            per_step_inputs += frames * 2 * n * layer.channels * b  # q and per-frame k
         else:
             m = tokens
-            per_step_inputs += frames * (n + tokens) * layer.channels * b
-            if layer.name in mask_layers:  # recompute mode keeps the mask's head-mean maps, float32
-                per_step_summary += frames * n * (prompt_tokens or tokens) * 4
-        per_step_maps += frames * layer.heads * n * m * b
+        per_step += mode.layer_bytes(layer, frames, m, tokens, b, layer.name in mask_layers, prompt_tokens)
         largest_map = max(largest_map, frames * layer.heads * n * m * b)
     latent_step = frames * pipe.unet.config.in_channels * h * w * b
-    per_step = {"maps": per_step_maps, "inputs": per_step_inputs, "recompute": per_step_summary}[cache] + latent_step
+    per_step += latent_step
     widest = pipe.unet.config.block_out_channels[0]
-    batch = frames * ((3 if cache == "recompute" else 2) if guidance else 1)
+    batch = frames * (mode.guided_groups if guidance else 1)
     working = 28 * batch * h * w * widest * b  # UNet activations
-    if cache == "maps":  # the largest single stored map is formed explicitly while recording
+    if mode.forms_maps:  # the largest single stored map is formed explicitly while recording
         working += largest_map
     model = sum(p.numel() * p.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder) for p in m.parameters())
     embedding = tokens * pipe.unet.config.cross_attention_dim * b
@@ -142,10 +139,11 @@ def choose_cache(pipe, frames: int, height: int, width: int, steps: int, tempora
                  available: int | None = None, gpu_available: int | None = None, headroom: float = 0.8) -> str:
     """The fastest store mode whose estimate fits (``available``: host bytes; ``gpu_available``: GPU bytes)."""
     host, gpu = _available(pipe, available, gpu_available)
-    for cache in SPEED_ORDER:
+    order = speed_order()
+    for cache in order:
         if fits(estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side), host, gpu, headroom):
             return cache
-    return "recompute"
+    return order[-1]  # the slowest mode, the smallest store
 
 
 def check_fits(pipe, frames: int, height: int, width: int, steps: int, cache: str, temporal=True,
@@ -157,7 +155,7 @@ def check_fits(pipe, frames: int, height: int, width: int, steps: int, cache: st
     if fits(est, host, gpu, headroom):
         return est
     gib = 2 ** 30
-    ok = [c for c in SPEED_ORDER
+    ok = [c for c in speed_order()
           if fits(estimate_memory(pipe, frames, height, width, steps, c, temporal, max_side), host, gpu, headroom)]
     hint = f"cache={ok[0]!r} would fit" if ok else "no store mode fits: use fewer frames, steps or pixels"
     where = f"{host / gib:.1f} GiB of host memory" + (f" and {gpu / gib:.1f} GiB of GPU memory" if gpu else "")

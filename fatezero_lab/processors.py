@@ -20,7 +20,6 @@ Frames travel in the batch: a UNet batch is ``groups × frames`` (e.g. [uncond |
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import re
 from contextlib import contextmanager
@@ -29,8 +28,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-REFERENCE_CHOICES = ("first", "previous", "self", "next", "last", "mid", "all")  # or an int offset
-GROUPNORM_CHOICES = ("clip", "frame")
+from .config import TemporalConfig  # noqa: F401  (defined with the other settings; importable from here too)
 
 
 @dataclass
@@ -63,79 +61,6 @@ class LayerInfo:
     @property
     def queries(self) -> int:
         return self.resolution[0] * self.resolution[1]
-
-
-@dataclass
-class TemporalConfig:
-    """Spatial-temporal self-attention: which frames each frame's self-attention reads keys/values from.
-
-    Each entry of ``reference`` names, for every frame f of F, one frame whose keys/values f reads (entries are
-    concatenated along the key axis): ``"first"`` (0), ``"last"`` (F−1), ``"mid"`` (⌊(F−1)/2⌋), ``"previous"``
-    (f−1), ``"self"`` (f), ``"next"`` (f+1), an int offset d (f+d; previous = −1), all clipped to [0, F−1], or
-    ``"all"`` (every frame). The reference code's ``SparseCausalAttention_index`` uses the same vocabulary
-    (``['mid']`` in its zero-shot configs, ``[-1, 'first']`` = previous + first by default).
-    """
-
-    enabled: bool = True  # False: plain per-frame self-attention (the image model)
-    reference: tuple = ("first", "previous")  # entries as above; ("self",) equals plain attention
-    min_channels: int = 0  # only layers whose query width is >= this get it (the reference's least_sc_channel)
-    groupnorm: str | None = None  # ResNet GroupNorm statistics: "clip" (pooled over the frames of each prompt's
-    #   clip, as the reference's inflated UNet computes) or "frame" (each frame alone, as the 2-D model was trained);
-    #   None = the model's choice when enabled (ModelDefaults.groupnorm: SD "clip", the toy "frame"), else "frame";
-    #   filled by resolved(). See clip_group_norm below and docs/reference_parity.md, cause 2
-
-    def __post_init__(self):
-        if isinstance(self.reference, (str, int)):
-            self.reference = (self.reference,)
-        self.reference = tuple("mid" if r == "middle" else r for r in self.reference)
-        bad = [r for r in self.reference
-               if not (r in REFERENCE_CHOICES or (isinstance(r, int) and not isinstance(r, bool)))]
-        if bad or not self.reference:
-            raise ValueError(f"temporal reference frames {list(self.reference)} invalid; choose a non-empty list of "
-                             f"{list(REFERENCE_CHOICES)} or int offsets")
-        if self.min_channels < 0:
-            raise ValueError(f"min_channels must be >= 0, got {self.min_channels}")
-        if self.groupnorm is not None and self.groupnorm not in GROUPNORM_CHOICES:
-            raise ValueError(f"groupnorm must be one of {list(GROUPNORM_CHOICES)} or None (the model's choice), "
-                             f"got {self.groupnorm!r}")
-
-    def resolved(self, defaults) -> "TemporalConfig":
-        """Fill ``groupnorm`` left to the model (None) from ``defaults`` (a :class:`~fatezero_lab.config.ModelDefaults`):
-        its choice when spatial-temporal attention is on, per-frame statistics (the image model) when it is off."""
-        if self.groupnorm is not None:
-            return self
-        return dataclasses.replace(self, groupnorm=defaults.groupnorm if self.enabled else "frame")
-
-    def frame_indices(self, n_frames: int) -> torch.Tensor:
-        """(frames, refs) long tensor: row f lists the frames whose keys/values frame f attends to."""
-        fixed = {"first": 0, "last": n_frames - 1, "mid": (n_frames - 1) // 2}
-        offsets = {"previous": -1, "self": 0, "next": 1}
-        rows = []
-        for f in range(n_frames):
-            idx: list[int] = []
-            for r in self.reference:
-                if r == "all":
-                    idx.extend(range(n_frames))
-                elif r in fixed:
-                    idx.append(fixed[r])
-                else:
-                    idx.append(min(max(f + offsets.get(r, r), 0), n_frames - 1))
-            rows.append(idx)
-        return torch.tensor(rows, dtype=torch.long)
-
-    @classmethod
-    def parse(cls, value) -> "TemporalConfig":
-        """Accept True/False, a TemporalConfig, a reference entry or a list of them."""
-        if isinstance(value, cls):
-            return value
-        if value is True or value is None:
-            return cls()
-        if value is False or value == "none":
-            return cls(enabled=False)
-        if isinstance(value, (str, list, tuple)) or (isinstance(value, int) and not isinstance(value, bool)):
-            return cls(reference=tuple(value) if isinstance(value, (list, tuple)) else (value,))
-        raise TypeError(f"temporal must be True/False, a TemporalConfig or reference frame name(s) from "
-                        f"{list(REFERENCE_CHOICES) + ['none']}; got {value!r}")
 
 
 def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
@@ -356,33 +281,27 @@ def attention_control(unet, control: AttentionControl):
         unet.set_attn_processor(dict(original))
 
 
-_LAYER_CACHE: dict = {}
-
-
 def attention_layers(unet, latent_hw: tuple[int, int] | None = None) -> list[LayerInfo]:
-    """Every attention layer of ``unet`` with its kind, place, heads and resolution (one forward pass, cached)."""
+    """Every attention layer of ``unet`` (in ``unet.attn_processors`` order) with its kind, place, heads, width and
+    query grid for a latent of ``latent_hw`` (default: the UNet's ``sample_size``), read from the module tree.
+
+    A layer's grid is its UNet level's: down block i runs at level i, the mid block at the deepest level n − 1 and
+    up block i at level n − 1 − i (n = ``len(block_out_channels)``); each level halves the grid with a stride-2
+    convolution, which rounds odd sizes up (:func:`grid_at`). No forward pass (tests/test_engine.py checks this
+    against one).
+    """
     cfg = unet.config
     h, w = latent_hw or ((cfg.sample_size, cfg.sample_size) if isinstance(cfg.sample_size, int) else cfg.sample_size)
-    key = (id(unet), h, w, str(dict(cfg)))  # the config guards against a reused id
-    if key not in _LAYER_CACHE:
-        _LAYER_CACHE[key] = _attention_layers(unet, h, w)
-    return [LayerInfo(**vars(l)) for l in _LAYER_CACHE[key]]
-
-
-def _attention_layers(unet, h: int, w: int) -> list[LayerInfo]:
-    cfg = unet.config
-    # The probe runs at a small input whose deepest level is 2x2 (SD: 16x16 latents, not 64x64; 1x1 would break
-    # GroupNorm) and scales the resolutions up: same layers, a 16th of the work (fp16 on a CPU: minutes at 64x64).
-    p = 2 ** len(cfg.block_out_channels)
-    ph, pw = (p, p) if (h % p == 0 and w % p == 0) else (h, w)
-    control = AttentionControl(n_frames=1, temporal=False, latent_hw=(ph, pw))
-    z = torch.zeros(1, cfg.in_channels, ph, pw, device=unet.device, dtype=unet.dtype)
-    ctx = torch.zeros(1, 1, cfg.cross_attention_dim, device=unet.device, dtype=unet.dtype)
-    with torch.no_grad(), attention_control(unet, control):
-        unet(z, 1, encoder_hidden_states=ctx)
-    layers = [control.layers[name] for name in unet.attn_processors if name in control.layers]
-    if (ph, pw) != (h, w):  # probed small: scale each layer's resolution by its downsampling factor
-        for layer in layers:
-            f = ph // layer.resolution[0]
-            layer.resolution = (h // f, w // f)
+    deepest = len(cfg.block_out_channels) - 1
+    layers = []
+    for name in unet.attn_processors:
+        layer = LayerInfo.from_name(name)
+        attn = unet.get_submodule(name.removesuffix(".processor"))
+        level = {"down": layer.block, "mid": deepest, "up": deepest - layer.block}[layer.place]
+        gh, gw = h, w
+        for _ in range(level):
+            gh, gw = -(-gh // 2), -(-gw // 2)
+        layer.heads, layer.channels, layer.resolution = attn.heads, attn.to_k.out_features, (gh, gw)
+        layer.upcast = bool(getattr(attn, "upcast_attention", False))
+        layers.append(layer)
     return layers

@@ -69,14 +69,6 @@ class Alignment:
     mapper: torch.Tensor  # (tokens,) long: target token j reads source token mapper[j] (-1 where alpha is 0)
     alpha: torch.Tensor  # (tokens,) float: 1 where target token j has a source counterpart
 
-    def fuse(self, a_src: torch.Tensor, a_tgt: torch.Tensor) -> torch.Tensor:
-        """Cross-attention fusion over the last (token) axis; a_* (..., tokens)."""
-        if self.mode == "replace":
-            return a_src
-        mapped = a_src[..., self.mapper.to(a_src.device)]
-        alpha = self.alpha.to(a_src.device, a_src.dtype)
-        return mapped * alpha + a_tgt * (1 - alpha)
-
 
 def align(tokenizer, source: str, target: str, mode: str = "auto", tail: str = "reference") -> Alignment:
     """Align ``target``'s tokens to ``source``'s: ``replace`` when token counts are equal (or asked), else ``refine``.

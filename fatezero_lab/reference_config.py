@@ -45,10 +45,10 @@ Mapping (their key -> ours)
 ``editing_config.use_inversion_attention``
     ``config.use_inversion_attention``. Their logger writes this value into *every* p2p entry, so a per-entry
     ``use_inversion_attention`` never acts (recorded in ``ignored``). With False, their entry 0 is a plain
-    attention-recording pass (no fusion): so is ours (``fuse_cross = fuse_self = False``).
+    attention-recording pass (no fusion): so is ours (``fuse_cross = False``, ``self_fusion = "none"``).
 ``editing_config.prompt2prompt_edit``
     absent/False: no attention control at all (plain DDIM from the inverted noise, the ``config/tune`` files) ->
-    ``fuse_cross = fuse_self = False``.
+    ``fuse_cross = False``, ``self_fusion = "none"``.
 ``editing_config.use_invertion_latents`` (sic)
     must be true: we always start from the DDIM inversion of the source clip.
 ``p2p_config[i].cross_replace_steps``
@@ -75,14 +75,15 @@ Mapping (their key -> ours)
     gives source words only; a bare string counts as a one-word list. Words missing from the prompt searched
     (``alignment_prompt`` / target, exact match) add nothing in theirs and are dropped with a note.
 ``p2p_config[i].blend_self_attention`` (default None = off)
-    ``config.blend_self_attention``: with it (and blend words) self-attention is ``M_t s_edit + (1 - M_t) s_src``;
-    without it, or without blend words, the source self-attention replaces the edit's entirely (ours does the same
-    with ``blend_words = []``).
+    ``config.self_fusion``: with it (and ``blend_th[0] < 1``) ``"masked"``, self-attention
+    ``M_t s_edit + (1 - M_t) s_src`` (with no blend word left, M_t = 0: the source); without it ``"full_source"``,
+    the source self-attention replaces the edit's entirely.
 ``p2p_config[i].blend_th [a, b]`` (default [0.3, 0.3])
     ``config.blend_threshold = a``: the mask is ``normalised map > a`` (max-normalised, strict), so any ``a >= 1``
-    (the ``[2, 2]`` of the reconstruction entries) gives an empty mask = full source self-attention. ``b`` is never
-    read: it would threshold an unpooled "subtract" mask that ``make_controller`` never builds. The latent blend uses
-    ``a`` too -> ``config.latent_blend_threshold = min(a, 1)`` (the same empty mask for ``a >= 1``).
+    (the ``[2, 2]`` of the reconstruction entries) gives an empty mask = full source self-attention: read as
+    ``config.self_fusion = "full_source"`` (and ``blend_threshold`` left to the model: nothing reads it). ``b`` is
+    never read: it would threshold an unpooled "subtract" mask that ``make_controller`` never builds. The latent
+    blend uses ``a`` too -> ``config.latent_blend_threshold = min(a, 1)`` (the same empty mask for ``a >= 1``).
 ``p2p_config[i].blend_latents``
     ``config.latent_blend`` with ``latent_blend_steps = (0.2, 0.8)`` (fixed in their ``make_controller``).
 ``model_config.SparseCausalAttention_index`` (default [-1, 'first'])
@@ -131,8 +132,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import FateZeroConfig
-from .processors import TemporalConfig
+from .config import FateZeroConfig, TemporalConfig
 
 # --- the keys known at each place (used / ignored with the reason) ---------------------------------------------------
 TOP_USED = ("pretrained_model_path", "dataset_config", "editing_config", "model_config", "test_pipeline_config")
@@ -432,7 +432,7 @@ class _Reader:
             if index == 0 and not use_inv:
                 self.notes.append("use_inversion_attention is false: their entry 0 is a plain pass that records the "
                                   "attention the later entries fuse; here a plain pass (no fusion)")
-                cfg = self.config(FateZeroConfig, guidance=guidance, fuse_cross=False, fuse_self=False,
+                cfg = self.config(FateZeroConfig, guidance=guidance, fuse_cross=False, self_fusion="none",
                                   use_inversion_attention=False)
             else:
                 cfg = self.entry(p2p[index], index, target, alignment, ds["prompt"], guidance, use_inv)
@@ -440,7 +440,7 @@ class _Reader:
             self.notes.append("prompt2prompt_edit is off: plain DDIM from the inverted noise with the target prompt "
                               "(no attention fusion)")
             use_inv = self.flag("editing_config.use_inversion_attention", use_inv, True)
-            cfg = self.config(FateZeroConfig, guidance=guidance, fuse_cross=False, fuse_self=False,
+            cfg = self.config(FateZeroConfig, guidance=guidance, fuse_cross=False, self_fusion="none",
                               use_inversion_attention=use_inv)
         if p2p_on and alignment != ds["prompt"] and _plain(alignment) == _plain(ds["prompt"]):
             self.notes.append(f"their alignment prompt {alignment!r} and inversion prompt {ds['prompt']!r} differ only "
@@ -563,9 +563,6 @@ class _Reader:
         if not isinstance(th, (list, tuple)) or not th:
             self.fail(f"{where}.blend_th must be a [threshold, threshold] pair, got {th!r}")
         a = float(self.number(f"{where}.blend_th[0]", th[0], minimum=0))
-        if a > 2:
-            self.notes.append(f"{where}.blend_th {a} >= 1 empties the mask; read as 2")
-            a = 2.0
         blend_self = self.flag(f"{where}.blend_self_attention", e.get("blend_self_attention"), False)
         blend_latents = self.flag(f"{where}.blend_latents", e.get("blend_latents"), False)
         src_words, tgt_words = self.blend_words(e.get("blend_words"), f"{where}.blend_words")
@@ -583,8 +580,9 @@ class _Reader:
             blend_latents = False
         return self.config(
             FateZeroConfig, guidance=guidance, fuse_cross=True, cross_replace_steps=cross, cross_mode=mode,
-            reweight=reweight, fuse_self=True, self_replace_steps=self_window, blend_words=src_words,
-            blend_self_attention=blend_self, blend_threshold=a, mask_layers="auto", mask_dilation=3,
+            reweight=reweight, self_fusion="masked" if blend_self and a < 1 else "full_source",
+            self_replace_steps=self_window, blend_words=src_words,
+            blend_threshold=a if a < 1 else None, mask_layers="auto", mask_dilation=3,
             mask_normalise="max", latent_blend=blend_latents, latent_blend_steps=LATENT_BLEND_STEPS,
             latent_blend_threshold=min(a, 1.0), target_blend_words=tgt_words, use_inversion_attention=use_inv,
             alignment_prompt=None if alignment == source else alignment)

@@ -5,14 +5,16 @@ which word) and spatial-temporal self-attention s_t^src (which pixel reads which
 fuse it into the editing pass. A store holds, for every inversion step j:
 
 - the latent z_j that the UNet saw, its timestep t_j and the source prompt embedding (always: they are tiny), and
-- depending on ``cache``: the attention probability maps themselves (``"maps"``, the reference behaviour), the
-  queries and keys that produce them (``"inputs"``), or only the small head-averaged cross-attention maps that the
-  blending mask needs (``"recompute"``: every other map is recomputed on request from (z_j, t_j, p_src) by a
-  :class:`~fatezero_lab.inversion.SourceRecomputer`, because attention at a step is a pure function of those three;
-  editing instead runs the source rows in its own UNet call).
+- what its store mode keeps (``cache``, a name of :data:`~fatezero_lab.store_modes.STORE_MODES`): the attention
+  probability maps themselves (``"maps"``, the reference behaviour), the queries and keys that produce them
+  (``"inputs"``), or only the small head-averaged cross-attention maps that the blending mask needs
+  (``"recompute"``).
 
-Either way, ``store.maps(step)`` returns every recorded layer's probabilities for that step, and the helpers below
-(``cross_attention``, ``self_attention``) turn them into pictures: ``(frames, h, w)`` arrays.
+``store.maps(step)`` returns every recorded layer's probabilities for a step a store keeps; a ``"recompute"`` store
+gives them back only through its explicitly named :meth:`AttentionStore.recompute_source` /
+:meth:`AttentionStore.recompute_maps` (one UNet call, by a :class:`~fatezero_lab.inversion.SourceRecomputer`). The
+inspection helpers below (``cross_attention``, ``self_attention``) turn them into pictures: ``(frames, h, w)`` arrays
+(in a recompute store they recompute the step they show).
 
 Shapes: cross maps ``(frames, heads, h*w, tokens)``; self maps ``(frames, heads, h*w, refs*h*w)``.
 """
@@ -26,68 +28,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import ModelDefaults
-from .processors import LayerInfo, TemporalConfig, gather_frames
+from .config import ModelDefaults, TemporalConfig
+from .processors import LayerInfo
 from .prompts import word_spans, word_token_indices
-
-CACHE_MODES = ("maps", "inputs", "recompute")
-
-
-@dataclass
-class SourceAttention:
-    """One layer's source attention at one step: the probabilities, or the queries/keys that produce them.
-
-    ``probs`` (frames, heads, n, m) in "maps" mode; ``q`` (frames, heads, n, d) and ``k`` (frames, heads, m, d) in
-    "inputs"/"recompute" mode, from which ``softmax(q kᵀ · scale)`` gives the same probabilities on request.
-    """
-
-    scale: float
-    probs: torch.Tensor | None = None
-    q: torch.Tensor | None = None
-    k: torch.Tensor | None = None
-    index: torch.Tensor | None = None  # (frames, refs): for self-attention, k is per frame and gathered on use
-
-    def keys(self, device=None, dtype=None) -> torch.Tensor:
-        """The keys the queries attend to: (frames, heads, refs*m, d), gathered across reference frames if needed."""
-        k = self.k.to(device or self.k.device, dtype or self.k.dtype)
-        return k if self.index is None else gather_frames(k, k.shape[0], self.index)
-
-    def probabilities(self) -> torch.Tensor:
-        if self.probs is not None:
-            return self.probs
-        # QKᵀ and the softmax in float32 whatever the store's dtype: fp16 logits can overflow at SD 2.x's scales (the
-        # reason for its upcast_attention, which the explicit attention path honours per layer); the maps are read
-        # rarely (masks, cross-attention replacement), so upcasting always costs little
-        dtype = torch.promote_types(self.q.dtype, torch.float32)  # fp16/bf16 -> fp32; fp32 and fp64 stay
-        logits = torch.matmul(self.q.to(dtype), self.keys(dtype=dtype).transpose(-1, -2)) * self.scale  # (frames, heads, n, m)
-        return logits.softmax(-1).to(self.q.dtype)
-
-    def apply(self, v: torch.Tensor) -> torch.Tensor:
-        """A_src · V for values ``v`` (frames, heads, m, d) -> (frames, heads, n, d), without forming A_src if we can."""
-        if self.probs is not None:
-            return torch.matmul(self.probs.to(v.device, v.dtype), v)
-        return F.scaled_dot_product_attention(self.q.to(v.device, v.dtype), self.keys(v.device, v.dtype), v,
-                                              scale=self.scale)
-
-    def to(self, device) -> "SourceAttention":
-        mv = lambda t: None if t is None else t.to(device)  # noqa: E731
-        return SourceAttention(self.scale, mv(self.probs), mv(self.q), mv(self.k), self.index)
-
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.probs, self.q, self.k) if t is not None)
-
-
-def layer_selected(layer: LayerInfo, max_side: int) -> bool:
-    """The reference stores and edits attention only at layers with at most ``max_side``² query positions."""
-    return layer.resolution[0] <= max_side and layer.resolution[1] <= max_side
-
-
-def cross_summary(probs: torch.Tensor, n_tokens: int | None = None) -> torch.Tensor:
-    """What the blending mask reads of a cross-attention map: the mean over heads, the prompt's own tokens.
-
-    (frames, heads, hw, tokens) -> (frames, 1, hw, n_tokens) float32.
-    """
-    return probs.float().mean(1, keepdim=True)[..., :n_tokens]
+from .store_modes import (SourceAttention, StoreMode, cross_summary, layer_selected,  # noqa: F401  (re-exported)
+                          store_mode)
 
 
 class Recomputer(Protocol):
@@ -109,7 +54,7 @@ class AttentionStore:
     n_frames: int
     temporal: TemporalConfig  # the spatial-temporal setting the maps were recorded with
     tokenizer: object = field(default=None, repr=False)  # maps the prompt's words to token positions
-    cache: str = "maps"  # one of CACHE_MODES
+    cache: str = "maps"  # the store mode's name (store_modes.STORE_MODES)
     max_side: int = 32  # layers with at most max_side² queries are recorded
     order: str = "reverse"
     layers: dict[str, LayerInfo] = field(default_factory=dict)  # recorded layers, in UNet order
@@ -120,7 +65,7 @@ class AttentionStore:
     defaults: ModelDefaults = field(default_factory=ModelDefaults)  # the model's mask rule (blend_mask's defaults)
     data: dict[int, dict[str, SourceAttention]] = field(default_factory=dict, repr=False)  # step -> layer -> kept;
     #   in "recompute" mode only the summaries (cross_summary) of the model's default mask layers
-    recompute: Recomputer | None = field(default=None, repr=False)  # "recompute" mode: gives back a step's attention
+    recomputer: Recomputer | None = field(default=None, repr=False)  # "recompute" mode: reruns a step's UNet call
     device: str = "cpu"  # where stored maps/inputs live (host memory, as in the reference)
     _cache_step: int | None = field(default=None, repr=False)  # recompute mode: the last recomputed step
     _cache: dict[str, SourceAttention] | None = field(default=None, repr=False)
@@ -146,15 +91,28 @@ class AttentionStore:
             return self.latents[j + 1] if noisier else self.latents[j]
         return self.latents[j + 1]
 
+    @property
+    def mode(self) -> StoreMode:
+        """The store mode (what is kept, how an edit reads it back): ``STORE_MODES[cache]``."""
+        return store_mode(self.cache)
+
     def source(self, step: int) -> dict[str, SourceAttention]:
-        """Every recorded layer's source attention at ``step`` (recomputed on request in recompute mode)."""
+        """Every recorded layer's kept source attention at ``step`` (no UNet call; a store that keeps none, in
+        recompute mode, refuses and points at :meth:`recompute_source`)."""
         self._check_step(step)
-        if self.cache != "recompute":
-            return self.data[step]
+        if self.mode.source_rows:
+            raise ValueError(f"this cache={self.cache!r} store keeps no attention maps at step {step}; "
+                             f"store.recompute_source({step}) recomputes them with one UNet call")
+        return self.data[step]
+
+    def recompute_source(self, step: int) -> dict[str, SourceAttention]:
+        """Recompute mode: every recorded layer's source attention at ``step``, by rerunning the inversion's UNet
+        call at (z_step, t_step, p_src) (cached for the last step asked)."""
+        self._check_step(step)
         if self._cache_step != step:
-            if self.recompute is None:
+            if self.recomputer is None:
                 raise RuntimeError("this store keeps no attention and has no recomputer to give it back")
-            self._cache, self._cache_step = self.recompute.attention(step), step
+            self._cache, self._cache_step = self.recomputer.attention(step), step
         return self._cache
 
     def cross_summary(self, step: int, name: str) -> torch.Tensor:
@@ -164,22 +122,25 @@ class AttentionStore:
         other layers in recompute mode, recomputed) maps otherwise.
         """
         self._check_step(step)
-        kept = self.data.get(step, {}).get(name) if self.cache == "recompute" else None
-        if kept is not None:
-            return kept.probs
-        return cross_summary(self.source(step)[name].probabilities())
+        return self.mode.cross_summary(self, step, name)
 
     def summarised_layers(self) -> set[str]:
-        """Recompute mode: the cross layers whose mask summaries are kept (the others need a recompute pass)."""
-        return set(self.data.get(0, {})) if self.cache == "recompute" else set(self.layer_names("cross"))
+        """The cross layers whose mask maps this store gives without a UNet call (recompute mode: the kept ones)."""
+        return self.mode.summarised_layers(self)
 
     def maps(self, step: int) -> dict[str, torch.Tensor]:
-        """Every recorded layer's attention probabilities at ``step``, materialised lazily in inputs/recompute mode."""
+        """Every recorded layer's attention probabilities at ``step``, formed from the kept inputs in inputs mode
+        (never a UNet call: a recompute store points at :meth:`recompute_maps`)."""
         return {name: sa.probabilities() for name, sa in self.source(step).items()}
 
+    def recompute_maps(self, step: int) -> dict[str, torch.Tensor]:
+        """Recompute mode: :meth:`maps` by rerunning the step's UNet call (:meth:`recompute_source`)."""
+        return {name: sa.probabilities() for name, sa in self.recompute_source(step).items()}
+
     def layer_map(self, step: int, name: str) -> torch.Tensor:
-        """One layer's probabilities (frames, heads, n, m) at ``step``."""
-        return self.source(step)[name].probabilities()
+        """One layer's probabilities (frames, heads, n, m) at ``step`` (in a recompute store: recomputed)."""
+        self._check_step(step)
+        return self.mode.inspect(self, step)[name].probabilities()
 
     def nbytes(self) -> int:
         """Bytes held by the store (maps, attention inputs or mask summaries, latents, embedding) — not counting a
@@ -253,7 +214,7 @@ class AttentionStore:
                 if heads is None:  # the head-mean summary: no recompute needed in recompute mode
                     a = self.cross_summary(s, name)[:, 0]  # (frames, hw, tokens)
                 else:
-                    a = self.source(s)[name].probabilities().float()  # (frames, heads, hw, tokens)
+                    a = self.mode.inspect(self, s)[name].probabilities().float()  # (frames, heads, hw, tokens)
                     a = a[:, self._heads(heads, a.shape[1])].mean(1)
                 a = a[..., idx].sum(-1)  # (frames, hw)
                 a = _to_grid(a, self.layers[name].resolution, out_hw)  # (frames, H, W)

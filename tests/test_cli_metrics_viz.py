@@ -158,7 +158,7 @@ def test_flags_parse_into_the_config():
     assert c.mask_layers == "auto" and c.blend_threshold is None and c.cross_mode == "replace"
     assert (c.guidance, c.mask_dilation, c.alignment_prompt) == (5.0, 5, "a red circle on grass")
     assert req.temporal == TemporalConfig(reference=("first", -1), min_channels=32, groupnorm="frame")
-    assert req.origins["guidance"] == "--guidance" and req.origins["fuse_self"] == "FateZeroConfig default"
+    assert req.origins["guidance"] == "--guidance" and req.origins["self_fusion"] == "FateZeroConfig default"
     assert (req.model, req.steps, req.frames) == ("toy", 50, 8)
     plain = _plan(TOY_ARGS + ["--reweight", "--no-temporal"])  # a list flag with no value clears it
     assert plain.config == FateZeroConfig() and not plain.temporal.enabled

@@ -9,7 +9,7 @@ import fatezero_lab as fz
 from fatezero_lab.masks import mask_from_maps
 from fatezero_lab.processors import AttentionControl, FateZeroAttnProcessor, TemporalConfig, \
     attention_control, explicit_attention, gather_frames
-from fatezero_lab.prompts import align
+from fatezero_lab.prompts import Alignment, align
 from fatezero_lab.store import SourceAttention
 
 
@@ -319,8 +319,9 @@ def test_step_windows_count_as_the_reference():
         def layer_names(self, kind):
             return []
 
-    plan = fz.editing.EditPlan(cfg=cfg.resolved(fz.ModelDefaults()), target_prompt="", alignment=None, reweight=None,
-                               blend_idx=[1], target_blend_idx=[], mask_override=None)
+    alignment = Alignment("replace", torch.arange(3), torch.ones(3))  # the cross rule is built at construction
+    plan = fz.editing.EditPlan(cfg=cfg.resolved(fz.ModelDefaults()), target_prompt="", alignment=alignment,
+                               reweight=None, blend_idx=[1], target_blend_idx=[], mask_override=None)
     control = fz.editing.EditControl(_Store(), plan, (8, 8), steps=10)
     assert control.blend_steps == range(2, 7)  # latent blend (0.2, 0.8) of 10 steps: i+1 in 3..7
     assert control.self_steps == range(0, 6) and control.cross_steps == range(0, 8)
@@ -365,3 +366,20 @@ def test_latent_blend_modes(tiny_pipe, small_inversion):
     assert len(store.latents) == store.steps + 1  # z_T kept for the first step's noisier source latent
     assert store.source_latent_after(0, noisier=True) is store.latents[-1]
     assert store.source_latent_after(0) is store.latents[-2]
+
+
+def _probed_layers(unet, h, w):
+    """The layers as one forward pass sees them (what attention_layers computed before it read the module tree)."""
+    control = AttentionControl(n_frames=1, temporal=False, latent_hw=(h, w))
+    z = torch.zeros(1, unet.config.in_channels, h, w, device=unet.device, dtype=unet.dtype)
+    ctx = torch.zeros(1, 1, unet.config.cross_attention_dim, device=unet.device, dtype=unet.dtype)
+    with torch.no_grad(), attention_control(unet, control):
+        unet(z, 1, encoder_hidden_states=ctx)
+    return [control.layers[name] for name in unet.attn_processors if name in control.layers]
+
+
+@pytest.mark.parametrize("hw", [(16, 16), (18, 18), (8, 24), (5, 7)])
+def test_attention_layers_read_from_the_module_tree_equal_a_forward_pass(tiny_pipe, hw):
+    from fatezero_lab.processors import attention_layers
+
+    assert attention_layers(tiny_pipe.unet, hw) == _probed_layers(tiny_pipe.unet, *hw)

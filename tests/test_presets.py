@@ -139,7 +139,7 @@ def test_teaser_presets_golden():
     assert po.target_prompt == "a Porsche car driving down a curvy road in the countryside"
     c = po.config
     assert c.cross_mode == "replace" and (c.cross_replace_steps, c.self_replace_steps) == ((0.0, 0.5), (0.0, 0.5))
-    assert c.blend_words == ["silver", "jeep"] and c.blend_threshold == 0.3 and c.blend_self_attention
+    assert c.blend_words == ["silver", "jeep"] and c.blend_threshold == 0.3 and c.self_fusion == "masked"
     assert c.alignment_prompt == JEEP and po.temporal.reference == (-1, "first")
     lb = fz.presets.load("jeep_posche_latent_blend")
     assert lb.config.latent_blend and lb.config.target_blend_words == ["Porsche", "car"] and lb.guidance == 7.0

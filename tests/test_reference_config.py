@@ -65,9 +65,9 @@ def test_teaser_jeep_watercolor_golden():
     assert rec.source_prompt == rec.target_prompt == rec.alignment_prompt == JEEP and rec.is_reconstruction
     c = rec.config
     assert (c.cross_replace_steps, c.self_replace_steps, c.cross_mode) == ((0.0, 0.8), (0.0, 0.9), "refine")
-    assert c.reweight == {} and c.blend_words == [] and c.blend_self_attention is True
-    assert c.blend_threshold == 2.0  # blend_th [2, 2]: an empty mask = full source self-attention
-    assert (c.fuse_cross, c.fuse_self, c.latent_blend, c.use_inversion_attention) == (True, True, False, True)
+    assert c.reweight == {} and c.blend_words == []
+    assert c.self_fusion == "full_source"  # blend_th [2, 2]: an empty mask = full source self-attention
+    assert (c.fuse_cross, c.latent_blend, c.use_inversion_attention) == (True, False, True)
 
     ref = read_reference_yaml(path, 1)
     assert ref.target_prompt == "watercolor painting of " + JEEP and not ref.is_reconstruction
@@ -75,7 +75,7 @@ def test_teaser_jeep_watercolor_golden():
     assert c.guidance == ref.guidance == 7.5 and ref.steps == 50
     assert (c.cross_replace_steps, c.self_replace_steps, c.cross_mode) == ((0.0, 0.8), (0.0, 0.8), "refine")
     assert c.reweight == {"watercolor": 10.0}
-    assert c.blend_words == [] and c.target_blend_words == [] and c.blend_self_attention is False
+    assert c.blend_words == [] and c.target_blend_words == [] and c.self_fusion == "full_source"
     assert c.blend_threshold == 0.3 and c.latent_blend is False and c.use_inversion_attention is True
     assert (c.mask_dilation, c.mask_normalise, c.mask_layers) == (3, "max", "auto")
     assert ref.temporal == TemporalConfig(enabled=True, reference=("mid",), min_channels=640, groupnorm="clip")
@@ -100,7 +100,7 @@ def test_attribute_configs_with_blend_words_and_thresholds_golden():
     cat = read_reference_yaml(ref_yaml("attribute/cat_tiger_leopard_grass.yaml"), 0)
     assert cat.is_reconstruction and cat.target_prompt == "A black cat walking on the floor next to a wall"
     c = cat.config
-    assert c.blend_words == ["cat"] and c.blend_self_attention and c.blend_threshold == 2.0
+    assert c.blend_words == ["cat"] and c.self_fusion == "full_source"  # blend_th [2, 2]: an empty mask
     assert c.target_blend_words == []  # the target list feeds only the latent blend, which is off
     assert c.reweight == {}  # 'silver', 'sculpture' are not in the target: they select no token there
     assert (c.cross_replace_steps, c.self_replace_steps) == ((0.0, 0.8), (0.0, 0.6))
@@ -119,7 +119,7 @@ def test_attribute_configs_with_blend_words_and_thresholds_golden():
     # a shape edit with a real threshold: blend_words [['swan'], ['cat']], blend_th [0.2, 0.2], 30 steps
     duck = read_reference_yaml(ref_yaml("shape/swan_duck_flamingo.yaml"), 1)
     c = duck.config
-    assert duck.steps == 30 and c.blend_words == ["swan"] and c.blend_threshold == 0.2 and c.blend_self_attention
+    assert duck.steps == 30 and c.blend_words == ["swan"] and c.blend_threshold == 0.2 and c.self_fusion == "masked"
     assert (c.cross_replace_steps, c.self_replace_steps, c.cross_mode) == ((0.0, 0.0), (0.0, 0.5), "refine")
     assert duck.temporal == TemporalConfig(reference=(-1, "first"), min_channels=0, groupnorm="clip")  # their default
     assert duck.model_path() is None  # ./ckpt/swan_150, a tuned checkpoint that is not here
@@ -140,7 +140,7 @@ def test_latent_blend_teaser_golden():
     c = ref.config
     assert c.guidance == 7.0  # guidance_scale is absent: their sample logger's default
     assert c.latent_blend and c.latent_blend_steps == (0.2, 0.8) and c.latent_blend_threshold == 0.3
-    assert c.blend_threshold == 0.3 and c.blend_self_attention
+    assert c.blend_threshold == 0.3 and c.self_fusion == "masked"
     assert c.target_blend_words == ["Porsche", "car"]
     # no source_prompt key and editing_prompts[0] is the target itself: their controller searches 'silver', 'jeep'
     # in the Porsche prompt, finds nothing, and its masks come from the target words only
@@ -209,7 +209,7 @@ _DELETE = object()
 def test_own_config_maps_every_knob(tmp_path):
     path = write_config(tmp_path)
     rec = read_reference_yaml(path, 0)
-    assert rec.is_reconstruction and rec.config.blend_threshold == 2.0 and rec.config.blend_words == []
+    assert rec.is_reconstruction and rec.config.self_fusion == "full_source" and rec.config.blend_words == []
     ref = read_reference_yaml(path, 1)
     c = ref.config
     assert ref.alignment_prompt == "a red circle on grass"  # "${dataset_config.prompt}" resolved
@@ -242,17 +242,17 @@ def test_own_config_variants(tmp_path):
     # use_inversion_attention: false -> entry 0 is their attention-recording plain pass; the others fuse it
     p = write_config(tmp_path, **{"editing_config/use_inversion_attention": False})
     plain = read_reference_yaml(p, 0).config
-    assert (plain.fuse_cross, plain.fuse_self, plain.use_inversion_attention) == (False, False, False)
+    assert (plain.fuse_cross, plain.self_fusion, plain.use_inversion_attention) == (False, "none", False)
     assert read_reference_yaml(p, 1).config.use_inversion_attention is False
     # no prompt2prompt_edit (the config/tune files): plain DDIM from the inverted noise
     p = write_config(tmp_path, **{"editing_config/prompt2prompt_edit": _DELETE, "editing_config/p2p_config": _DELETE})
     c = read_reference_yaml(p, 1).config
-    assert (c.fuse_cross, c.fuse_self, c.guidance) == (False, False, 5.0)
+    assert (c.fuse_cross, c.self_fusion, c.guidance) == (False, "none", 5.0)
     # blend words without blend_self_attention or blend_latents are unused: full source self-attention
     p = write_config(tmp_path, **{"editing_config/p2p_config/1/blend_self_attention": _DELETE,
                                   "editing_config/p2p_config/1/blend_latents": _DELETE})
     c = read_reference_yaml(p, 1).config
-    assert c.blend_words == [] and c.blend_self_attention is False and not c.latent_blend
+    assert c.blend_words == [] and c.self_fusion == "full_source" and not c.latent_blend
     # a one-list blend_words and a bare word
     p = write_config(tmp_path, **{"editing_config/p2p_config/1/blend_words": ["circle"]})
     c = read_reference_yaml(p, 1).config
