@@ -214,7 +214,7 @@ def _model(args, parser, ref, preset, video) -> str:
 
 def set_by(error: BaseException, origins: dict) -> str:
     """`` (set by --flag)`` for the setting ``error`` concerns (its ``.field``), '' when it names none."""
-    field = error_field(error, origins)
+    field = error_field(error)
     return f" (set by {origins[field]})" if field in origins else ""
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import re
 import typing
 
@@ -20,65 +19,22 @@ _NONE_WORDS = ("none", "default", "auto-default")  # a flag value meaning "None:
 
 # --------------------------------------------------------------------------------------------- help and errors
 def flag_help(cls, name: str) -> str:
-    """The help of the flag of field ``name`` of dataclass ``cls``: the field's ``metadata["help"]``.
-
-    Until every config field carries ``metadata={"help": ...}`` (issue 29, engine branch), a field without it falls
-    back to the comment written beside it in the source; once the metadata is there the fallback never runs and
-    ``_source_comments`` can go.
-    """
+    """The help of the flag of field ``name`` of dataclass ``cls``: the field's ``metadata["help"]`` (every config
+    field carries one; tests/test_cli_metrics_viz.py checks it)."""
     f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    text = f.metadata.get("help")
-    if text is None:  # interim: the comment beside the field
-        text = _source_comments(cls).get(name)
-    return text or f"{cls.__name__}.{name}"
+    return f.metadata.get("help") or f"{cls.__name__}.{name}"
 
 
-def _source_comments(cls) -> dict[str, str]:
-    """The comment written beside each field of dataclass ``cls`` (with its continuation lines). Interim: see
-    :func:`flag_help`."""
-    try:
-        lines = inspect.getsource(cls).splitlines()
-    except (OSError, TypeError):  # pragma: no cover - source not shipped
-        return {}
-    out, current = {}, None
-    for line in lines:
-        m = re.match(r"\s+(\w+)\s*:[^#]*?#\s?(.*)$", line)
-        if m and not line.lstrip().startswith("#"):
-            current = m.group(1)
-            out[current] = m.group(2).strip()
-            continue
-        m = re.match(r"\s+#\s+(.*)$", line)
-        if m and current is not None:
-            out[current] += " " + m.group(1).strip()
-        else:
-            current = None
-    return out
-
-
-try:  # the library's configuration error, which names its field (issue 29, engine branch)
-    from fatezero_lab.config import ConfigError
-except ImportError:  # interim: before the engine branch, errors are plain ValueErrors without a field
-    ConfigError = ValueError
-
-
-def error_field(error: BaseException, names=()) -> str | None:
-    """The setting ``error`` concerns: its ``.field`` ("guidance", "temporal.reference", "steps", ...), else None.
-
-    Interim, while ``config.ConfigError`` does not exist yet (engine branch): the longest of ``names`` the message
-    starts with. With ConfigError this fallback never runs (and can go).
-    """
-    field = getattr(error, "field", None)
-    if field is None and ConfigError is ValueError:
-        field = next((n for n in sorted(names, key=len, reverse=True) if str(error).startswith(n)), None)
-    return field
+def error_field(error: BaseException) -> str | None:
+    """The setting ``error`` concerns: its ``.field`` ("guidance", "temporal.reference", "steps", ...; a
+    ``config.ConfigError``), else None."""
+    return getattr(error, "field", None)
 
 
 def cache_choices() -> tuple[str, ...]:
     """``--cache``'s choices: "auto" and the store modes' registry (``store_modes.STORE_MODES``)."""
-    try:
-        from fatezero_lab.store_modes import STORE_MODES
-    except ImportError:  # interim: before the engine branch's registry
-        return ("auto", "maps", "inputs", "recompute")
+    from fatezero_lab.store_modes import STORE_MODES
+
     return ("auto", *STORE_MODES)
 
 
@@ -86,10 +42,8 @@ def field_choices(cls, name: str) -> tuple[str, ...] | None:
     """The values a string field may take where a registry lists them (FateZeroConfig.self_fusion: the fusion
     rules' registry), so that argparse refuses a bad one before anything is loaded; None elsewhere."""
     if cls.__name__ == "FateZeroConfig" and name == "self_fusion":
-        try:
-            from fatezero_lab.fusion import SELF_FUSIONS
-        except ImportError:  # pragma: no cover - the field and the registry come together
-            return None
+        from fatezero_lab.fusion import SELF_FUSIONS
+
         return tuple(SELF_FUSIONS)
     return None
 
