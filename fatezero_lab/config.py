@@ -11,10 +11,12 @@ checked once (``__post_init__``) by one validator per concept (:func:`check_numb
 :func:`check_window`, :func:`check_threshold`, ...), which raise :class:`ConfigError` naming the field; the fields
 left to the model are filled in one place (:meth:`FateZeroConfig.resolved`, :meth:`TemporalConfig.resolved`).
 
-Defaults follow the reference code's attribute-edit configs (docs/method.md, "The reference code's knobs"): 50 DDIM
-steps, guidance 7.5, cross-attention fusion for the first 80 % of steps, self-attention fusion for the first 60 %,
-refine-style word alignment (``is_replace_controller: False``), blend threshold 0.3 with a 3×3 dilation and
-max-normalisation, mask from the cross layers at ¼ of the latent resolution.
+The SD defaults are ours, taken from the reference configs' reconstruction entry (entry 0): 50 DDIM steps, guidance
+7.5, cross-attention fusion for the first 80 % of steps, self-attention fusion for the first 60 %, refine-style word
+alignment (``is_replace_controller: False``). The authors' attribute edits mostly use refine with 0.5 / 0.5 and no
+blend words, their style edits refine 0.5–1.0 with a re-weighted style word (docs/method.md, "What the authors run,
+per kind of edit"). Blend threshold 0.3 with a 3×3 dilation and max-normalisation, mask from the cross layers at ¼ of
+the latent resolution: the reference's mask recipe.
 
 Step windows are counted as the reference counts them (docs/method.md, "Fusion windows"): a window (start, end) of
 N steps covers the integer steps ``int(start·S) <= i < int(end·S)``, with S = N for self-attention and latent blend
@@ -140,7 +142,8 @@ class ModelDefaults:
     """
 
     cross_replace_steps: float | tuple[float, float] = _help("cross-attention fusion window", 0.8)
-    cross_mode: str = _help('word alignment: "refine" (reference), "replace" or "auto" (the paper\'s rule)', "refine")
+    cross_mode: str = _help('word alignment: "refine" (most reference configs), "replace" or "auto" (ours: replace when '
+                            'the token counts match, else refine)', "refine")
     blend_threshold: float = _help("M_t threshold", 0.3)
     mask_normalise: str = _help("M_t normalisation", "max")
     mask_layers: tuple[str, ...] | None = _help("cross layers of M_t; None = every cross layer at ¼ resolution", None)
@@ -345,10 +348,11 @@ class FateZeroConfig:
     fuse_cross: bool = _help("Attention Blending Block, cross part: reuse the source cross-attention for shared words",
                              True)
     cross_replace_steps: float | tuple[float, float] | None = _help(
-        "fraction of edit steps (or [start, end)) with cross-attention fusion; None = the model's default (reference "
-        "and SD: 0.8)", None)
+        "fraction of edit steps (or [start, end)) with cross-attention fusion; None = the model's default (SD: 0.8, "
+        "ours: the reference's reconstruction-entry and watercolor window; their attribute edits mostly use 0.5)", None)
     cross_mode: str | None = _help('"replace" (copy every source map; equal token counts), "refine" (shared words), '
-                                   '"auto" (replace if the token counts are equal, else refine: the paper\'s rule); '
+                                   '"auto" (replace if the token counts are equal, else refine: ours; the authors\' code needs '
+                                   'is_replace_controller and equal word counts); '
                                    'None = the model\'s default (SD: refine)', None)
     alignment_prompt: str | None = _help(
         "the source prompt the target is aligned with (word alignment, blend-word positions) and the reconstruction "
