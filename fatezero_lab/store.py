@@ -241,10 +241,12 @@ class AttentionStore:
         a = self.layer_map(step, name).float()  # (frames, heads, hw, refs*hw)
         a = a[frame, self._heads(heads, a.shape[1])].mean(0)[r * w + c]  # (refs*hw,)
         refs = a.numel() // (h * w)
-        if self.temporal.enabled and self.n_frames > 1 and refs > 1:
-            ref_frames = self.temporal.frame_indices(self.n_frames)[frame].tolist()
-        else:
-            ref_frames = [frame]
+        # the key frames: the temporal config's reference frames at a spatial-temporal layer (one of them, e.g.
+        # 'mid', is still a reference frame, not the query's own), the query's frame at a per-frame layer
+        spatial_temporal = (self.temporal.enabled and self.n_frames > 1
+                            and info.channels >= self.temporal.min_channels)
+        ref_frames = self.temporal.frame_indices(self.n_frames)[frame].tolist() if spatial_temporal else [frame]
+        assert len(ref_frames) == refs, (ref_frames, refs)  # the recorded keys are these frames' (processors.gather)
         return {"frames": ref_frames, "maps": a.view(refs, h, w).numpy()}
 
     def __repr__(self) -> str:

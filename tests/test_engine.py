@@ -180,6 +180,21 @@ def test_store_inspection_api(small_inversion, tiny_pipe):
         store.self_attention((40, 0), step=0)
 
 
+@pytest.mark.parametrize("reference, keys_of_frame_2", [(("mid",), [1]), (("first", "previous"), [0, 1])])
+def test_self_attention_explorer_names_the_key_frames(tiny_pipe, reference, keys_of_frame_2):
+    """Issue 31 item 3: with one reference frame ('mid', the authors' zero-shot configs) the explorer said "keys from
+    frame f" (the query's own frame); the keys are the middle frame's. The store asserts that the frames it names
+    are as many as the recorded key blocks."""
+    clip = fz.toyworld.clip("a red circle on grass", frames=3, seed=0)
+    temporal = fz.TemporalConfig(reference=reference)
+    store = fz.invert(tiny_pipe, clip.frames, clip.caption, steps=2, temporal=temporal, progress=False).store
+    sa = store.self_attention((4, 5), frame=2, step=0)
+    assert sa["frames"] == keys_of_frame_2 and sa["maps"].shape == (len(keys_of_frame_2), 16, 16)
+    assert abs(sa["maps"].sum() - 1.0) < 1e-4
+    plain = fz.invert(tiny_pipe, clip.frames, clip.caption, steps=2, temporal=False, progress=False).store
+    assert plain.self_attention((4, 5), frame=2, step=0)["frames"] == [2]  # per-frame: the query's own frame
+
+
 def test_blend_mask_returns_every_stage(small_inversion):
     m = fz.blend_mask(small_inversion.store, ["circle"], step=2, threshold=0.3)
     assert m.mask.dtype == bool and m.mask.shape == (3, 16, 16)
