@@ -382,19 +382,3 @@ def test_latent_blend_modes(tiny_pipe, small_inversion):
     assert store.source_latent_after(0, noisier=True) is store.latents[-1]
     assert store.source_latent_after(0) is store.latents[-2]
 
-
-def _probed_layers(unet, h, w):
-    """The layers as one forward pass sees them (what attention_layers computed before it read the module tree)."""
-    control = AttentionControl(n_frames=1, temporal=False, latent_hw=(h, w))
-    z = torch.zeros(1, unet.config.in_channels, h, w, device=unet.device, dtype=unet.dtype)
-    ctx = torch.zeros(1, 1, unet.config.cross_attention_dim, device=unet.device, dtype=unet.dtype)
-    with torch.no_grad(), attention_control(unet, control):
-        unet(z, 1, encoder_hidden_states=ctx)
-    return [control.layers[name] for name in unet.attn_processors if name in control.layers]
-
-
-@pytest.mark.parametrize("hw", [(16, 16), (18, 18), (8, 24), (5, 7)])
-def test_attention_layers_read_from_the_module_tree_equal_a_forward_pass(tiny_pipe, hw):
-    from fatezero_lab.processors import attention_layers
-
-    assert attention_layers(tiny_pipe.unet, hw) == _probed_layers(tiny_pipe.unet, *hw)

@@ -87,10 +87,11 @@ def test_prompt_with_unknown_words_is_refused(tiny_pipe):
         fz.invert(tiny_pipe, frames, "a silver jeep on grass", steps=2)
 
 
-@pytest.mark.parametrize("hw", [(16, 16), (16, 24), (12, 20)])
+@pytest.mark.parametrize("hw", [(16, 16), (16, 24), (12, 20), (18, 18), (5, 7)])
 def test_layer_probe_at_the_smallest_size_equals_the_full_size_probe(tiny_pipe, hw):
-    """attention_layers probes the UNet at its smallest input and scales up; a probe at full size must agree."""
-    from fatezero_lab.processors import AttentionControl, _attention_layers, attention_control
+    """attention_layers reads the layers from the module tree (grids halved and rounded up per level); a forward
+    probe at full size must agree, odd sizes included."""
+    from fatezero_lab.processors import AttentionControl, attention_control, attention_layers
 
     h, w = hw
     control = AttentionControl(n_frames=1, temporal=False, latent_hw=(h, w))
@@ -98,8 +99,8 @@ def test_layer_probe_at_the_smallest_size_equals_the_full_size_probe(tiny_pipe, 
     with torch.no_grad(), attention_control(unet, control):
         unet(torch.zeros(1, 4, h, w), 1, encoder_hidden_states=torch.zeros(1, 1, unet.config.cross_attention_dim))
     full = [control.layers[n] for n in unet.attn_processors if n in control.layers]
-    assert [vars(a) for a in _attention_layers(unet, h, w)] == [vars(b) for b in full]
-    assert {l.resolution for l in full} >= {(h, w), (h // 4, w // 4)}
+    assert [vars(a) for a in attention_layers(unet, (h, w))] == [vars(b) for b in full]
+    assert {l.resolution for l in full} >= {(h, w), (-(-h // 4), -(-w // 4))}
 
 
 # --- loading like a user expects: families refused before the weights, errors that name the cause, fp16 files ---------
