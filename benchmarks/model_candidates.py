@@ -6,7 +6,7 @@
 
 For every model and every suite case (``bench.SUITE``): DDIM inversion, then FateZero's edit with the model's own
 defaults (its ``toy_model.json``: mask layers, rule, cross window); on the two-object cases also full source
-self-attention and no self fusion (notebook 06's ranking). Per kind of edit it prints PSNR to the exact ground truth,
+self-attention and no self fusion (notebook 08's ranking). Per kind of edit it prints PSNR to the exact ground truth,
 background PSNR (outside the objects; and "far", 5 px away from them, so an object drawn over its outline does not
 count), centroid error, judge accuracy, broken frames (``robustness.broken_frames``, colour edits) and the edited
 object's area over the truth's, frame by frame — the object size that docs/toy_edit_quality.md sections 9-10 are about.

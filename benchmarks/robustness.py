@@ -28,7 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# Every range a notebook widget offers (notebooks 02, 04-07), one knob at a time; None = the defaults.
+# Every range a notebook widget offers (notebooks 02, 03, 05, 06, 08, 09), one knob at a time; None = the defaults.
 SWEEP: dict[str, list] = {
     "defaults": [None],
     "guidance": [1.0, 2.0, 3.0, 4.0, 5.0, 7.5],  # 02's guidance slider (reconstruction) and the edits' w

@@ -1,7 +1,7 @@
 """Claim 3 per edit kind: where does spatial-temporal attention lower flicker on the toy model?
 
 Seven clips of the suite (colour; colour under a lighting drift; three background edits, one under a panning camera
-and one notebook 07's; shape; one object of two) are inverted and edited with each of notebook 07's reference-frame
+and one notebook 09's; shape; one object of two) are inverted and edited with each of notebook 09's reference-frame
 settings (off = per-frame self-attention, first+previous = the library's and the authors' code default, all), once
 with FateZero's attention fusion and once with none (the plain edit, where nothing from the source holds the frames together). Each edit is scored
 against the exact ground truth:
@@ -32,11 +32,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-TEMPORAL = {"off": False, "first+previous": ("first", "previous"), "all": "all"}  # notebook 07's settings
+TEMPORAL = {"off": False, "first+previous": ("first", "previous"), "all": "all"}  # notebook 09's settings
 FUSION = {"FateZero": {}, "no fusion": dict(fuse_cross=False, fuse_self=False)}
 # (index into fz.bench.SUITE, label)
 CLIPS = [(0, "colour"), (3, "colour, lighting drift"), (4, "background"), (5, "background, panning camera"),
-         (6, "background (notebook 07)"), (7, "shape"), (10, "one object of two")]
+         (6, "background (notebook 09)"), (7, "shape"), (10, "one object of two")]
 
 
 def main(argv=None) -> None:

@@ -279,7 +279,7 @@ class Lab(abc.ABC):
 
     @abc.abstractmethod
     def gallery_choices(self) -> list[str]:
-        """What the gallery (notebook 10) offers."""
+        """What the gallery (notebook 12) offers."""
 
     @abc.abstractmethod
     def gallery_info(self, choice: str) -> dict:

@@ -69,7 +69,7 @@ plt.xlabel("DDIM steps"); plt.ylabel("PSNR (dB)"); plt.title(f"reconstruction vs
 # Here both modes measure the same thing: the source clip *is* the ground truth of a reconstruction, so PSNR is meaningful on the paper's clip too. (With the test suite's stand-in, a random-weight model, the curve says nothing about SD.)
 #
 # ## Guidance breaks the inversion
-# Editing needs classifier-free guidance, but sampling from $z_T$ with guidance $w > 1$ no longer retraces the inversion path: the clip drifts even with the *source* prompt. FateZero does not remove this drift: it replays the inversion's attention so that the edit keeps the source's layout and motion in spite of it (notebooks 03–06), while the drift itself — here darker, duller frames — stays in every FateZero edit. Notebook 11 measures it there and shows two fixes from outside the paper (null-text and negative-prompt inversion).
+# Editing needs classifier-free guidance, but sampling from $z_T$ with guidance $w > 1$ no longer retraces the inversion path: the clip drifts even with the *source* prompt. FateZero does not remove this drift: it replays the inversion's attention so that the edit keeps the source's layout and motion in spite of it (notebooks 04–06), while the drift itself — here darker, duller frames — stays in every FateZero edit. Notebook 03 measures it there and shows two fixes from outside the paper (null-text and negative-prompt inversion).
 
 # %%
 guidances = [1.0, 2.0, 4.0, 7.5]

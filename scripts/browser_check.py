@@ -9,13 +9,13 @@ How to run (Debian/Ubuntu; playwright's own browser download is not needed — D
 
 or as the opt-in test: ``FZ_BROWSER=1 .venv/bin/python -m pytest tests/test_browser.py``.
 
-What it does: copies notebooks 00_quickstart and 04_blending_mask to a temporary folder (so nothing in the repo gets
+What it does: copies notebooks 00_quickstart and 05_blending_mask to a temporary folder (so nothing in the repo gets
 autosaved with outputs), starts JupyterLab on 127.0.0.1 with a random token and ``FZ_FAST=1``, opens each notebook
 in headless Chromium driven by playwright, runs all cells from the Run menu and waits until every code cell has run
-without an error output. In notebook 04 it then focuses the ``threshold`` slider handle of the ``interact`` widget,
+without an error output. In notebook 05 it then focuses the ``threshold`` slider handle of the ``interact`` widget,
 presses the Right arrow key, waits for the kernel, and asserts that the image in the widget's output area changed.
 Screenshots (resized and palette-quantised to stay small): ``browser_00_quickstart.png``,
-``browser_04_slider_before.png``, ``browser_04_slider_after.png``. Exit code 0 and "BROWSER CHECK: PASS" on success.
+``browser_05_slider_before.png``, ``browser_05_slider_after.png``. Exit code 0 and "BROWSER CHECK: PASS" on success.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-NOTEBOOKS = ("00_quickstart", "04_blending_mask")
+NOTEBOOKS = ("00_quickstart", "05_blending_mask")
 MAX_PNG_BYTES = 300_000
 
 
@@ -216,8 +216,8 @@ def check_quickstart(page, lab, out: Path, timeout_s: float) -> dict:
 
 
 def check_slider(page, lab, out: Path, timeout_s: float, presses: int = 2) -> dict:
-    open_notebook(page, lab, "04_blending_mask", timeout_s)
-    run_all(page, "04_blending_mask", timeout_s)
+    open_notebook(page, lab, "05_blending_mask", timeout_s)
+    run_all(page, "05_blending_mask", timeout_s)
     interact = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .widget-interact").first
     interact.wait_for(state="visible", timeout=60_000)
     page.wait_for_function("""() => {
@@ -230,8 +230,8 @@ def check_slider(page, lab, out: Path, timeout_s: float, presses: int = 2) -> di
     readout = interact.locator(".widget-readout").first
     value_before = readout.inner_text().strip() if readout.count() else ""
     before_src = widget_image(page)
-    shot_before = save_small_png(interact.screenshot(), out / "browser_04_slider_before.png")
-    log(f"04_blending_mask: sliders {slider_names}; threshold readout {value_before!r}; image {len(before_src)} chars")
+    shot_before = save_small_png(interact.screenshot(), out / "browser_05_slider_before.png")
+    log(f"05_blending_mask: sliders {slider_names}; threshold readout {value_before!r}; image {len(before_src)} chars")
 
     handle = interact.locator(".widget-slider .noUi-handle, .widget-hslider .ui-slider-handle").first
     handle.focus()
@@ -244,15 +244,15 @@ def check_slider(page, lab, out: Path, timeout_s: float, presses: int = 2) -> di
         if after_src and after_src != before_src and page.evaluate(KERNEL_IDLE_JS):
             break
         if time.time() - t0 > timeout_s:
-            raise AssertionError("04_blending_mask: moving the threshold slider did not change the widget's output")
+            raise AssertionError("05_blending_mask: moving the threshold slider did not change the widget's output")
         page.wait_for_timeout(500)
     page.wait_for_timeout(1500)  # let a possible second redraw (one per key press) land
     after_src = widget_image(page)
     value_after = readout.inner_text().strip() if readout.count() else ""
     assert value_after != value_before, f"the slider readout did not move ({value_before!r})"
     assert after_src != before_src, "the widget's image did not change"
-    shot_after = save_small_png(interact.screenshot(), out / "browser_04_slider_after.png")
-    log(f"04_blending_mask: threshold {value_before} -> {value_after}; output image changed; screenshots "
+    shot_after = save_small_png(interact.screenshot(), out / "browser_05_slider_after.png")
+    log(f"05_blending_mask: threshold {value_before} -> {value_after}; output image changed; screenshots "
         f"{shot_before.name} ({shot_before.stat().st_size // 1000} KB), {shot_after.name} "
         f"({shot_after.stat().st_size // 1000} KB)")
     return {"sliders": slider_names, "threshold": [value_before, value_after],

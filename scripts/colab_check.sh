@@ -5,7 +5,7 @@
 #   bash scripts/colab_check.sh                # checks the committed HEAD; prints COLAB CHECK: PASS or FAIL
 #   WORKTREE=1 bash scripts/colab_check.sh     # checks the working tree as it is (uncommitted and untracked files
 #                                              # that git does not ignore), snapshotted into a one-commit repository
-#   MODES=toy NOTEBOOKS="00_quickstart 04_blending_mask" bash scripts/colab_check.sh   # a quicker subset
+#   MODES=toy NOTEBOOKS="00_quickstart 05_blending_mask" bash scripts/colab_check.sh   # a quicker subset
 #   KEEP=1 ...                                 # keep /tmp/fz-colab-check (venv, freezes, logs) afterwards
 #   COLAB_EXACT=1 ...                          # Colab's Python 3.13 (from PATH or pyenv) and its torch 2.11.0 as
 #                                              # PyPI ships it (a CUDA build: several GB to download and unpack)

@@ -26,5 +26,5 @@ def test_notebooks_in_a_real_browser(tmp_path):
     assert result["quickstart"]["images"] >= 1
     before, after = result["slider"]["threshold"]
     assert before != after
-    for name in ("browser_00_quickstart.png", "browser_04_slider_before.png", "browser_04_slider_after.png"):
+    for name in ("browser_00_quickstart.png", "browser_05_slider_before.png", "browser_05_slider_after.png"):
         assert 0 < (tmp_path / name).stat().st_size <= 300_000

@@ -134,7 +134,7 @@ def test_word_table_follows_the_tokenizer_it_is_given():
 def _train_cli(*args: str) -> None:
     """Run the training CLI in a fresh process: with its DataLoader render workers forked from the pytest process,
     notebook kernels that process started afterwards stalled for minutes (nbmake; measured 172 s vs 60 s for
-    test_train.py + notebook 05), so the workers stay out of the test process."""
+    test_train.py + notebook 06), so the workers stay out of the test process."""
     import subprocess
     import sys
 

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # The gallery: the paper's examples, your prompts, your clip
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/10_stable_diffusion_on_gpu.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/12_stable_diffusion_on_gpu.ipynb)
 #
 # **What you will learn**
 #

@@ -9,12 +9,12 @@
 # %% [markdown]
 # # The ground-truth benchmark: each claim of the paper as a number
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/09_benchmark.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/11_benchmark.ipynb)
 #
 # **What you will learn**
 #
 # - how the toy world's exact ground truth scores every ablation
-# - three of the paper's four claims as inequalities between table rows, and which ones hold (the fourth, tuning for shape edits, is notebook 08's)
+# - three of the paper's four claims as inequalities between table rows, and which ones hold (the fourth, tuning for shape edits, is notebook 10's)
 # - what of it survives on a real clip without ground truth: the same rows scored with CLIP on the paper's teaser (SD)
 #
 # **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
@@ -50,7 +50,7 @@ lab
 # %% [markdown]
 # `fz.bench.SUITE` is a fixed, versioned set of toy edits (colour, background, shape, one object of two); `fz.bench.VARIANTS` are the ablation rows. Every row is scored against the exact ground truth the toy renderer draws. The full table (13 cases x all variants, 50 steps) takes about half an hour on a 2-core CPU: `python -m fatezero_lab bench`; its last result ships in `docs/benchmark_results.json`.
 #
-# `fz.bench.check_claims` tests claims 1–3 of the paper: (1) inversion attention beats reconstruction attention; (2a) masked blending keeps more background than the plain edit and (2b) beats full source self-attention, per edit kind; (3) spatial-temporal attention lowers flicker. Claim 4 (one-shot tuning helps shape edits) is measured in notebook 08, not here. Read 2a with care: its "no fusion" row turns off cross-attention fusion too, so it credits both fusions, not the mask alone. The rows are our settings, not the authors' recipes: "FateZero, cross window 0.8" keeps the toy's own alignment (replace for these equal-length prompts) and only lengthens the window to 0.8 — the authors' window for reconstruction and the watercolor style edit, not for attribute edits (mostly refine at 0.5) — and "FateZero (masked blending)" on a colour edit is an experiment: the authors never mask a colour edit (`docs/method.md`, "What the authors run, per kind of edit").
+# `fz.bench.check_claims` tests claims 1–3 of the paper: (1) inversion attention beats reconstruction attention; (2a) masked blending keeps more background than the plain edit and (2b) beats full source self-attention, per edit kind; (3) spatial-temporal attention lowers flicker. Claim 4 (one-shot tuning helps shape edits) is measured in notebook 10, not here. Read 2a with care: its "no fusion" row turns off cross-attention fusion too, so it credits both fusions, not the mask alone. The rows are our settings, not the authors' recipes: "FateZero, cross window 0.8" keeps the toy's own alignment (replace for these equal-length prompts) and only lengthens the window to 0.8 — the authors' window for reconstruction and the watercolor style edit, not for attribute edits (mostly refine at 0.5) — and "FateZero (masked blending)" on a colour edit is an experiment: the authors never mask a colour edit (`docs/method.md`, "What the authors run, per kind of edit").
 
 # %%
 import json, pathlib

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Spatial-temporal self-attention: one image model, a steady video
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/07_spatial_temporal_attention.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/09_spatial_temporal_attention.ipynb)
 #
 # **What you will learn**
 #

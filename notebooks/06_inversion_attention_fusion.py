@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Ablation: inversion attention vs reconstruction attention
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/05_inversion_attention_fusion.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/06_inversion_attention_fusion.ipynb)
 #
 # **What you will learn**
 #
@@ -47,9 +47,9 @@ pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
 
 # %% [markdown]
-# Three edits of the same inverted clip: (a) plain DDIM from $z_T$ with the target prompt and no fusion; (b) fusing attention recorded while *reconstructing* from $z_T$ (prompt-to-prompt); (c) fusing the *inversion's* attention (FateZero's key idea). All three run with `blend_words=[]`: where (b) and (c) fuse, self-attention is the source's everywhere in the self window — no blending mask, which is what the authors' own configs do for colour and style edits. Only the source of the replayed attention differs between (b) and (c); FateZero's masked blending is notebook 06's subject.
+# Three edits of the same inverted clip: (a) plain DDIM from $z_T$ with the target prompt and no fusion; (b) fusing attention recorded while *reconstructing* from $z_T$ (prompt-to-prompt); (c) fusing the *inversion's* attention (FateZero's key idea). All three run with `blend_words=[]`: where (b) and (c) fuse, self-attention is the source's everywhere in the self window — no blending mask, which is what the authors' own configs do for colour and style edits. Only the source of the replayed attention differs between (b) and (c); FateZero's masked blending is notebook 08's subject.
 #
-# The toy clip is a blue triangle on snow under a panning camera, edited to red (one of the benchmark's colour edits). On the quickstart's red → blue circle the numbers also rank (c) first, but guided sampling darkens every variant's frames there (notebook 11 shows that drift and two fixes), which hides the lesson; here the frames show it: (a) draws the triangle where the target prompt alone puts it, sometimes twice; (b) replays attention from a guided reconstruction that has already drifted, and a second triangle appears where the source has none; (c) keeps one triangle in place in every frame.
+# The toy clip is a blue triangle on snow under a panning camera, edited to red (one of the benchmark's colour edits). On the quickstart's red → blue circle the numbers also rank (c) first, but guided sampling darkens every variant's frames there (notebook 03 shows that drift and two fixes), which hides the lesson; here the frames show it: (a) draws the triangle where the target prompt alone puts it, sometimes twice; (b) replays attention from a guided reconstruction that has already drifted, and a second triangle appears where the source has none; (c) keeps one triangle in place in every frame.
 
 # %%
 ex = lab.example("a blue triangle on snow", "a red triangle on snow", blend_words=[], motion="right_to_left", seed=2,

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Ablation: how much source self-attention to keep
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/06_attention_blending.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/08_attention_blending.ipynb)
 #
 # **What you will learn**
 #
@@ -51,7 +51,7 @@ lab
 # $$s_{fused} = M_t \odot s_{edit} + (1 - M_t) \odot s_{src}$$ per query row, so $s_{fused}V = M_t \odot (s_{edit}V) + (1-M_t) \odot (s_{src}V)$: the library fuses attention *outputs* and never forms the maps.
 
 # %% [markdown]
-# The lesson needs an edit that changes one thing and must keep the rest: toy — one object of two changes colour; SD — the paper's jeep becomes a Porsche (preset `jeep_posche`, run here zero-shot: notebook 08 adds the one-shot tuning the paper uses for shapes), the mask made from "silver jeep".
+# The lesson needs an edit that changes one thing and must keep the rest: toy — one object of two changes colour; SD — the paper's jeep becomes a Porsche (preset `jeep_posche`, run here zero-shot: notebook 10 adds the one-shot tuning the paper uses for shapes), the mask made from "silver jeep".
 #
 # Know what you compare with: the authors use the mask **only for shape edits** (the Porsche, the skater, the swan). For colour, material and style edits their configs set no blend words, i.e. the "full source self-attn" row below (`docs/method.md`, "What the authors run, per kind of edit"). Masking a colour edit, as the toy example does, is this notebook's experiment, not their recipe.
 

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # What inversion records: the attention store
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/03_attention_store.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/04_attention_store.ipynb)
 #
 # **What you will learn**
 #

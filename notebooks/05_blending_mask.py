@@ -9,7 +9,7 @@
 # %% [markdown]
 # # The blending mask M_t, stage by stage
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/04_blending_mask.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/05_blending_mask.ipynb)
 #
 # **What you will learn**
 #

@@ -9,7 +9,7 @@
 # %% [markdown]
 # # Shape editing: tune the model on the clip, then fuse
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/08_shape_editing.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/fatezero-lab/fatezero-lab/blob/main/notebooks/10_shape_editing.ipynb)
 #
 # **What you will learn**
 #
