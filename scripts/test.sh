@@ -24,8 +24,15 @@ notebooks=(notebooks/*.ipynb)  # not the paired notebooks/*.py: tests/test_noteb
 # the tiny random-weight SD stand-in (FATEZERO_LAB_SD_STANDIN=1) for the download, on the paper's teaser clip — the
 # authors' frames from the shared reference folder, copied into a throwaway clip cache so fz.data.fetch("car-turn")
 # finds them offline (it checks their SHA-256). Without those frames the sd pass is skipped, and says so.
+# Two workers (pytest-xdist) on CI's two cores, one torch thread each: the tiny models spend most of their time in
+# Python, not in BLAS, so two single-threaded processes do more than one with two threads. The tests go out a file
+# at a time (--dist loadfile) so that a file's shared fixtures (a benchmark run, a parity run) are built once.
+# FZ_WORKERS=0 runs everything in one process, as before.
+WORKERS=${FZ_WORKERS:-2}
+xdist=()
+if [ "$WORKERS" != "0" ]; then xdist=(-n "$WORKERS"); export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1; fi
 set +e
-.venv/bin/python -m pytest tests -p no:cacheprovider -ra "$@"
+.venv/bin/python -m pytest tests "${xdist[@]}" --dist loadfile -p no:cacheprovider -ra --durations=15 "$@"
 tests_rc=$?
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
@@ -46,7 +53,8 @@ run_notebooks() {  # $1 = mode; the rest: pytest arguments
   local mode=$1; shift
   echo "== notebooks, $mode mode"
   PYTHONPATH="$scratch/plugins${PYTHONPATH:+:$PYTHONPATH}" FATEZERO_LAB_MODE=$mode .venv/bin/python -m pytest \
-    -p zmq_poll_slices "${notebooks[@]}" --nbmake --nbmake-timeout=300 --reruns 1 -p no:cacheprovider -ra "$@"
+    -p zmq_poll_slices "${notebooks[@]}" "${xdist[@]}" --nbmake --nbmake-timeout=300 --reruns 1 -p no:cacheprovider \
+    -ra --durations=0 "$@"
 }
 if [ "${#notebooks[@]}" -eq 0 ]; then echo "no notebooks under notebooks/"; notebooks_rc=5; sd_rc=5; else
   SECONDS=0
