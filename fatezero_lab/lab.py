@@ -674,18 +674,39 @@ def _standin_words() -> list[str]:
     return sorted(words)
 
 
-def standin_tokenizer(max_length: int = 77):
-    """A CLIP-style BPE ``CLIPTokenizer`` (77 tokens, ``</w>`` word ends) learnt offline over the presets' and the toy
-    world's words (:func:`fatezero_lab.toyworld.model.bpe_tokenizer`, the toy model's builder), with every letter,
-    digit and common punctuation mark as a fallback token (any English prompt tokenizes, unknown words into pieces, as
-    in SD's tokenizer), padded to ``STANDIN_VOCAB`` entries."""
+STANDIN_TOKENIZER = Path(__file__).parent / "standin_tokenizer"  # vocab.json + merges.txt of the stand-in
+
+
+def learn_standin_tokenizer(folder: Path = STANDIN_TOKENIZER, max_length: int = 77):
+    """Learn the stand-in's BPE tokenizer (:func:`fatezero_lab.toyworld.model.bpe_tokenizer`, the toy model's learner)
+    over the presets' and the toy world's words and save it to ``folder``; ``standin_tokenizer`` loads it from there.
+
+    Learnt once and shipped, not at every start: the ``tokenizers`` BPE trainer breaks ties between equally frequent
+    pairs in hash-map order, so two processes learn the same tokens and merges in a different order, and the stand-in's
+    random text embeddings would then meet a different id per word in every run. Rerun after changing the presets:
+    ``python -c "import fatezero_lab.lab as l; l.learn_standin_tokenizer()"`` (tests/test_lab.py checks it is current).
+    """
     import string
 
     from .toyworld.model import bpe_tokenizer
 
     alphabet = string.ascii_lowercase + string.digits + ".,'!?-:;()&/"
-    return bpe_tokenizer(_standin_words(), max_length, alphabet=alphabet, vocab_size=STANDIN_VOCAB,
-                         pad_vocab_to=STANDIN_VOCAB)
+    tok = bpe_tokenizer(sorted(_standin_words()), max_length, alphabet=alphabet, vocab_size=STANDIN_VOCAB,
+                        pad_vocab_to=STANDIN_VOCAB)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(folder)
+    return tok
+
+
+def standin_tokenizer(max_length: int = 77):
+    """A CLIP-style BPE ``CLIPTokenizer`` (77 tokens, ``</w>`` word ends) learnt offline over the presets' and the toy
+    world's words, with every letter, digit and common punctuation mark as a fallback token (any English prompt
+    tokenizes, unknown words into pieces, as in SD's tokenizer), padded to ``STANDIN_VOCAB`` entries. Loaded from the
+    files shipped in ``fatezero_lab/standin_tokenizer/`` (:func:`learn_standin_tokenizer` wrote them), so every
+    process gets the same ids."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer.from_pretrained(STANDIN_TOKENIZER, model_max_length=max_length)
 
 
 def standin_pipeline(seed: int = 0, dtype=None):

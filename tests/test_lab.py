@@ -138,6 +138,24 @@ def test_standin_is_a_small_sd_layout_pipeline(standin):
     assert len(p.tokenizer.tokenize("xylophone")) > 1
 
 
+def test_shipped_standin_tokenizer_is_current_and_the_same_in_every_process():
+    """The stand-in's tokenizer is learnt once and shipped (the BPE learner orders tied merges differently per
+    process): every word of the presets and the toy world is one token of it, and a fresh process gets the same ids."""
+    import json
+    import subprocess
+    import sys
+
+    tok = fzlab.standin_tokenizer()
+    assert len(tok) == fzlab.STANDIN_VOCAB and tok.model_max_length == 77
+    split = [w for w in fzlab._standin_words() if len(tok(w, add_special_tokens=False).input_ids) != 1]
+    assert not split, (f"{split[:5]} are not single tokens of the shipped stand-in tokenizer: the presets changed; "
+                       f"rerun fatezero_lab.lab.learn_standin_tokenizer() and commit fatezero_lab/standin_tokenizer")
+    code = ("import json, fatezero_lab.lab as l; t = l.standin_tokenizer(); "
+            "print(json.dumps(t('a silver jeep driving down a curvy road').input_ids))")
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(other.strip().splitlines()[-1]) == tok("a silver jeep driving down a curvy road").input_ids
+
+
 # --- sd mode -----------------------------------------------------------------------------------------------------------
 def test_sd_lab_runs_the_papers_teaser(sd_lab):
     lab = sd_lab
