@@ -114,7 +114,8 @@ def main(argv=None) -> int:
         print(f"| {m} | {fmt_bytes(e.store_bytes)} | {fmt_bytes(e.per_step_bytes)} | {fmt_bytes(e.working_bytes)} | "
               f"{'yes' if fits else 'no'} |")
     model = fz.memory.estimate_memory(pipe, 8, 512, 512, 50).model_bytes
-    pick = fz.memory.choose_cache(pipe, 8, 512, 512, 50, available=int(12e9), gpu_available=int(16e9) - model)
+    pick = fz.memory.choose_cache(pipe, 8, 512, 512, 50, available=int(12e9), gpu_available=int(16e9) - model,
+                                  device="cuda")
     print(f"\nDefault mode on a Colab T4 (12 GB host, 16 GB GPU minus {fmt_bytes(model)} of weights): {pick!r}")
     return 0
 

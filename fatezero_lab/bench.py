@@ -103,6 +103,26 @@ def variant_edit(spec: dict, blend_words, target_blend_words=None, temporal=True
     return temporal, kwargs
 
 
+def check_memory(pipe, variants: dict, frames: int, height: int, width: int, steps: int, cache: str = "auto"):
+    """The one memory check (:func:`fatezero_lab.memory.require_fits`) of a suite run, before its first UNet call:
+    per case the inversions it keeps at once (one per temporal setting of ``variants``) plus, for a variant with
+    ``use_inversion_attention=False``, the reconstruction pass's store beside them. Returns the combined estimate or
+    raises MemoryError with the figure and the fix."""
+    from .memory import choose_cache, combined, estimate_memory, reconstruction_cache, require_fits
+
+    plans = [variant_edit(spec, ["word"]) for spec in variants.values()]
+    estimates = []
+    for temporal in {t for t, _ in plans}:
+        c = choose_cache(pipe, frames, height, width, steps, temporal) if cache == "auto" else cache
+        estimates.append(estimate_memory(pipe, frames, height, width, steps, c, temporal))
+        if any(t == temporal and not kw.get("use_inversion_attention", True) for t, kw in plans):
+            estimates.append(estimate_memory(pipe, frames, height, width, steps, reconstruction_cache(c), temporal))
+    fix = ("use fewer frames or steps" if cache == "recompute"
+           else "run it with cache='recompute' (the smallest stores), or fewer frames or steps")
+    return require_fits(combined(estimates), f"the benchmark's {len(estimates)} stores kept at once", fix,
+                        size=f"for {frames} frames at {height}x{width} and {steps} steps")
+
+
 def run_suite(pipe, cases=SUITE, variants: dict | None = None, frames: int = 8, steps: int = 50,
               guidance: float = 7.5, cache: str = "auto", progress: bool = True) -> list[dict]:
     """Run every variant on every case; one result row per (case, variant) (variants read by :func:`variant_edit`:
@@ -111,6 +131,8 @@ def run_suite(pipe, cases=SUITE, variants: dict | None = None, frames: int = 8, 
     from fatezero_lab.metrics import toy_edit_metrics
 
     variants = VARIANTS if variants is None else variants
+    first = fz.toyworld.clip(cases[0].source, frames=frames, seed=cases[0].seed)  # the suite's clip size
+    check_memory(pipe, variants, frames, first.frames.shape[1], first.frames.shape[2], steps, cache)
     rows = []
     for case in tqdm(cases, desc="benchmark cases", disable=not progress):
         clip = fz.toyworld.clip(case.source, motion=case.motion, frames=frames, seed=case.seed, camera=case.camera,

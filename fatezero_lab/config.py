@@ -302,6 +302,8 @@ class NullTextConfig:
     iterations: int = _help("at most this many Adam steps per denoising step (Mokady et al.: 10)", 10)
     lr: float = _help("Adam learning rate, decayed linearly to half over the steps", 1e-2)
     early_stop: float = _help("a step stops once the latent MSE to the inversion is below this", 1e-5)
+    gradient_checkpointing: bool | None = _help("recompute the UNet's activations in the backward pass (less memory, "
+                                                "a second forward); None: on CUDA only", None)
 
     def __post_init__(self):
         check_number("null_text guidance", self.guidance, 1, 50, open_lo=True, field="null_text.guidance",
@@ -310,6 +312,9 @@ class NullTextConfig:
                      field="null_text.iterations")
         check_number("null_text lr", self.lr, 0, 1, open_lo=True, field="null_text.lr")
         check_number("null_text early_stop", self.early_stop, 0, field="null_text.early_stop")
+        if self.gradient_checkpointing not in (None, True, False):
+            raise ConfigError(f"null_text gradient_checkpointing must be True, False or None (on CUDA only), got "
+                              f"{self.gradient_checkpointing!r}", "null_text.gradient_checkpointing")
 
     @classmethod
     def parse(cls, value) -> "NullTextConfig | None":

@@ -25,7 +25,8 @@ import torch
 from .config import ConfigError, FateZeroConfig, step_range
 from .diffusion import check_prompt, ddim_loop, ddim_scheduler, decode_latents, encode_prompt, tokens
 from .fusion import LATENT_BLENDS, SELF_FUSIONS, BlendMask, cross_fusion
-from .inversion import Inversion, RecordControl
+from .inversion import Inversion, RecordControl, SourceRecomputer
+from .memory import check_fits
 from .models import as_pipeline
 from .processors import AttentionControl, explicit_attention
 from .prompts import Alignment, align, reweight_vector, word_token_indices
@@ -160,31 +161,60 @@ class EditControl(AttentionControl):
 
 
 def reconstruction_store(pipe, inversion: Inversion, guidance: float, progress: bool,
-                         prompt: str | None = None, unconditional: str = "empty") -> AttentionStore:
+                         prompt: str | None = None, unconditional: str = "empty",
+                         mask_layers: list[str] | None = None) -> AttentionStore:
     """The prompt-to-prompt way: record the source attention while *reconstructing* from z_T with the source prompt
     (guided like the edit) — the ablation FateZero's inversion attention is compared against.
 
+    The pass keeps what its store mode ``STORE_MODES[inversion.store.cache].reconstruction`` keeps (the built-in
+    modes: their own form): in ``recompute`` mode only its latents z̄_0 … z̄_T and the head-mean cross maps of
+    ``mask_layers``, and the edit replays, at its step i, the rows ε_θ(z̄_i, t_i, p_src) (``RecomputeMode``):
+
+        A_src(i) = softmax(q(z̄_i, t_i, p_src) · k(z̄_i, t_i, p_src)ᵀ · scale),
+        z̄_{i+1} = DDIM(z̄_i, ε_θ(z̄_i, t_i, u) + w · (ε_θ(z̄_i, t_i, p_src) − ε_θ(z̄_i, t_i, u))),   z̄_0 = z_T
+
+    (the attention of the p_src rows does not see the u rows, so the replay gives the attention recorded here).
+    Refused with MemoryError, before any UNet call, if its store cannot fit beside the inversion's.
+
     ``prompt``: the source prompt of this pass (the edit's ``alignment_prompt``); None = the inversion prompt.
-    ``unconditional``: the edit's (see :func:`guided_context`).
+    ``unconditional``: the edit's (see :func:`guided_context`). ``mask_layers``: the edit's mask layers (full
+    names; None = the model's defaults), whose summaries a ``recompute`` store keeps.
     """
     pipe = as_pipeline(pipe)
     src = inversion.store
     n = src.n_frames
-    keep = src.mode.reconstruction  # maps stay maps; a store without maps records queries and keys
     prompt = inversion.prompt if prompt is None else prompt
+    toks = tokens(pipe, prompt)
+    mode = store_mode(src.mode.reconstruction)  # maps stay maps, inputs inputs, recompute recompute
+    latent_hw = tuple(inversion.z_T.shape[-2:])
+    # 0. the one memory check, before any UNet call: this store lives beside the inversion's
+    _, height, width, _ = inversion.frames.shape
+    fix = ("use fewer frames, steps or pixels" if mode.name == "recompute" else
+           "invert with cache='recompute' (its reconstruction pass keeps only its latents and the mask maps), "
+           "or use fewer frames, steps or pixels")
+    check_fits(pipe, n, height, width, inversion.steps, mode.name, src.temporal, src.max_side,
+               prompt_tokens=len(toks), what=f"the reconstruction pass's cache={mode.name!r} store "
+                                             f"(use_inversion_attention=False)", fix=fix)
+    # 1. the source prompt and the guided context, as the edit's
     embedding = src.embedding if prompt == inversion.prompt else encode_prompt(pipe, prompt)  # (1, tokens, dim)
     cond = embedding.to(pipe.unet.device, pipe.unet.dtype).expand(n, -1, -1)  # (F, tokens, dim)
-    z = inversion.z_T.clone()
-    control = RecordControl(n, src.temporal, tuple(z.shape[-2:]), src.max_side, keep=keep, rows=slice(n, 2 * n),
-                            temporal_layers=pipe.temporal_layers)
-    sched = ddim_scheduler(pipe, inversion.steps)
     context = guided_context(pipe, inversion, cond, unconditional)  # (2F, tokens, dim), or one per step
-    latents = ddim_loop(pipe, z, sched, context, control, guidance, progress,
-                        "reconstruction (source attention)")  # steps + 1 latents: the last is this pass's z_0
-    return AttentionStore(prompt=prompt, tokens=tokens(pipe, prompt), n_frames=n, temporal=src.temporal,
-                          tokenizer=src.tokenizer, cache=keep, max_side=src.max_side, order="forward",
-                          layers=control.selected, timesteps=[int(t) for t in sched.timesteps], latents=latents,
-                          embedding=embedding, defaults=src.defaults, data=control.recorded)
+    # 2. guided DDIM from z_T, recording the conditional rows [uncond | cond] -> rows F..2F−1
+    control = RecordControl(n, src.temporal, latent_hw, src.max_side, keep=mode, rows=slice(n, 2 * n),
+                            n_tokens=len(toks), temporal_layers=pipe.temporal_layers,
+                            summary_layers=mode.record_layers(pipe, latent_hw, src.max_side, mask_layers))
+    sched = ddim_scheduler(pipe, inversion.steps)
+    latents = ddim_loop(pipe, inversion.z_T.clone(), sched, context, control, guidance, progress,
+                        "reconstruction (source attention)")  # steps + 1 latents: z̄_i the UNet saw, then z̄_T
+    # 3. the store, replayed in forward order (edit step i reads store step i, the same timestep)
+    timesteps = [int(t) for t in sched.timesteps]
+    emb = embedding.detach().cpu()
+    recomputer = (SourceRecomputer(pipe, latents, timesteps, emb, src.temporal, src.max_side)
+                  if mode.source_rows else None)  # the inspection API's one-UNet-call recomputation
+    return AttentionStore(prompt=prompt, tokens=toks, n_frames=n, temporal=src.temporal, tokenizer=src.tokenizer,
+                          cache=mode.name, max_side=src.max_side, order="forward", layers=control.selected,
+                          timesteps=timesteps, latents=latents, embedding=emb, defaults=src.defaults,
+                          data=control.recorded, recomputer=recomputer)
 
 
 def guided_context(pipe, inversion: Inversion, cond: torch.Tensor,
@@ -279,7 +309,7 @@ def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig 
     # 1. the source attention: the inversion's (FateZero) or a reconstruction pass's (prompt-to-prompt)
     store = (inversion.store if cfg.use_inversion_attention
              else reconstruction_store(pipe, inversion, cfg.guidance, progress, cfg.alignment_prompt,
-                                       cfg.unconditional))
+                                       cfg.unconditional, cfg.mask_layers))
     # 2. denoise from z_T with [uncond | target] guidance; the control is the Attention Blending Block
     context = guided_context(pipe, inversion, encode_prompt(pipe, target_prompt).expand(n, -1, -1),
                              cfg.unconditional)  # (2F, tokens, dim), or one per step

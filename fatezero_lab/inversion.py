@@ -19,7 +19,7 @@ import torch
 from .config import ConfigError, InversionConfig, NullTextConfig, TemporalConfig
 from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, ddim_loop, decode_latents,
                         encode_frames, encode_prompt, sample, tokens)
-from .null_text import NullText, optimise_null_text
+from .null_text import NullText, optimise_null_text, check_memory as check_null_text_memory
 from .models import FateZeroPipeline, as_pipeline
 from .processors import AttentionControl, LayerInfo, attention_control
 from .store import AttentionStore, SourceAttention
@@ -159,13 +159,17 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
     if cache != "auto" and cache not in STORE_MODES:
         raise ConfigError(f"cache must be 'auto' or one of {list(STORE_MODES)}, got {cache!r}", "cache")
     max_side = pipe.max_side if max_side is None else max_side
+    f, h, w, _ = frames.shape
+    store_bytes = 0
     if record:  # refuse, with the mode that would fit, rather than be killed for memory halfway
         from .memory import check_fits, choose_cache
 
-        f, h, w, _ = frames.shape
         if cache == "auto":
             cache = choose_cache(pipe, f, h, w, steps, temporal, max_side)
-        check_fits(pipe, f, h, w, steps, cache, temporal, max_side)
+        store_bytes = check_fits(pipe, f, h, w, steps, cache, temporal, max_side,
+                                 prompt_tokens=len(tokens(pipe, prompt))).store_bytes
+    if null_cfg is not None:  # null text backpropagates through the UNet after the store is built: checked now too
+        check_null_text_memory(pipe, f, h, w, null_cfg, store_bytes)
     # 1. encode the frames and the source prompt
     z = encode_frames(pipe, frames)  # (F, 4, h, w)
     emb = encode_prompt(pipe, prompt)  # (1, tokens, dim)

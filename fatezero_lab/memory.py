@@ -15,13 +15,23 @@ mode           kept per step and layer (frames F, heads h, queries n,        cos
 
 Each mode's bytes are its own (``StoreMode.layer_bytes``, ``guided_groups``, ``forms_maps`` in
 :mod:`fatezero_lab.store_modes`; a registered mode is estimated and chosen like these). :func:`estimate_memory`
-counts them from the UNet's layer list (read from the module tree, no allocation) before anything runs; :func:`choose_cache` picks the fastest mode that fits the memory available, and
-:func:`check_fits` refuses with a clear message instead of being killed for memory.
+counts them from the UNet's layer list (read from the module tree, no allocation) before anything runs;
+:func:`choose_cache` picks the fastest mode that fits the memory available (``recompute`` first on CUDA, ``inputs``
+first on the CPU: the measured orders).
+
+The prompt-to-prompt ablation's reconstruction pass (``edit(..., use_inversion_attention=False)``) builds a second
+store beside the inversion's, in the mode ``STORE_MODES[cache].reconstruction`` (the built-in modes: their own) and
+of the same size: :func:`estimate_memory` with that mode gives it. Backpropagation through the UNet (null-text
+inversion, one-shot tuning) keeps no store but activations: :func:`estimate_backprop`.
+
+**One memory check** guards every path that builds a store or backpropagates — inversion, the reconstruction pass,
+the benchmark's variants, null text, tuning: :func:`require_fits` (``check_fits`` is its store-mode form), called
+before any UNet call, refuses with the figure and the fix instead of being killed for memory halfway.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .config import ConfigError, TemporalConfig
 from .models import as_pipeline
@@ -31,7 +41,7 @@ from .store_modes import STORE_MODES, layer_selected, speed_order
 
 @dataclass
 class MemoryEstimate:
-    """Bytes for one inversion + edit in one store mode."""
+    """Bytes for one inversion + edit in one store mode (or, ``cache=""``, one pass that keeps no store)."""
 
     cache: str
     store_bytes: int  # what the store keeps for the whole inversion
@@ -99,6 +109,39 @@ def estimate_memory(pipe, frames: int, height: int, width: int, steps: int, cach
                           working_bytes=working, model_bytes=model, device=str(pipe.unet.device))
 
 
+# Activations autograd keeps for one backward pass through the UNet, in units of frames·h·w·(widest channels)
+# values at the latent size (h, w). Counted (ours, 2026-12-07) with torch.autograd.graph.saved_tensors_hooks — each
+# saved storage once, the weights not counted — on SD v1's UNet layout at a tenth of its widths (every activation is
+# proportional to its level's width, so the count per unit does not depend on the scale), fp32 on the CPU, 2 frames,
+# spatial-temporal attention, latents 16², 32², 48²: 302–323 units with ∅ requiring grad (null text), 327–348 with the
+# to_q weights (tuning), the same per unit at every size (fused attention keeps no maps, as on CUDA). With diffusers'
+# gradient checkpointing: the inputs of every checkpointed block (24 units) plus the largest block's activations while
+# it is recomputed (27–29 units). Gradients in flight are not counted (require_fits keeps 10 % free). Estimates until
+# measured on a GPU.
+BACKPROP_ACTIVATIONS = {False: 350.0, True: 55.0}
+
+
+def estimate_backprop(pipe, frames: int, height: int, width: int, checkpointing: bool, trainable_params: int = 0,
+                      extra_bytes: int = 0) -> MemoryEstimate:
+    """Estimate the working memory of a pass that backpropagates through the UNet (null-text inversion: ∅'s
+    gradient; one-shot tuning: the trained tensors'), before running — no store (``cache=""``).
+
+    working = a · frames · h · w · C_widest · itemsize   (a = :data:`BACKPROP_ACTIVATIONS`[checkpointing])
+            + 16 bytes per trainable parameter (a float32 master, its gradient, Adam's two moments) + ``extra_bytes``
+    (e.g. a copy of the UNet). The working set lives on the UNet's device.
+    """
+    vae_down = 2 ** (len(pipe.vae.config.block_out_channels) - 1)
+    if height % vae_down or width % vae_down:
+        raise ValueError(f"height and width must be multiples of {vae_down}, got {height}x{width}")
+    h, w = height // vae_down, width // vae_down
+    widest = pipe.unet.config.block_out_channels[0]
+    activations = BACKPROP_ACTIVATIONS[bool(checkpointing)] * frames * h * w * widest * _dtype_bytes(pipe)
+    model = sum(p.numel() * p.element_size() for m in (pipe.unet, pipe.vae, pipe.text_encoder) for p in m.parameters())
+    return MemoryEstimate(cache="", store_bytes=0, per_step_bytes=0,
+                          working_bytes=int(activations) + 16 * trainable_params + extra_bytes, model_bytes=model,
+                          device=str(pipe.unet.device))
+
+
 def available_memory(device: str = "cpu") -> int | None:
     """Bytes available: free GPU memory for CUDA, else the host's MemAvailable (Linux), else None (unknown)."""
     if str(device).startswith("cuda"):
@@ -128,38 +171,81 @@ def fits(est: MemoryEstimate, host: int | None, gpu: int | None = None, headroom
     return (host is None or est.store_bytes <= headroom * host) and est.working_bytes <= headroom * gpu
 
 
-def _available(pipe, host: int | None, gpu: int | None):
-    on_gpu = str(pipe.unet.device).startswith("cuda")
+def _available(device, host: int | None, gpu: int | None):
+    """(host bytes, GPU bytes or None) available now, unless given."""
+    on_gpu = str(device).startswith("cuda")
     host = available_memory("cpu") if host is None else host
     gpu = (available_memory("cuda") if on_gpu else None) if gpu is None else gpu
     return host, gpu
 
 
+def require_fits(est: MemoryEstimate, what: str, fix: str, available: int | None = None,
+                 gpu_available: int | None = None, headroom: float = 0.9, size: str = "") -> MemoryEstimate:
+    """The one memory check: return ``est`` if it fits the memory available now (``available``: host bytes,
+    ``gpu_available``: GPU bytes; None = measured, :func:`available_memory`), else raise MemoryError saying ``what``
+    needs how much (at ``size``, e.g. "for 8 frames at 512x512 and 50 steps"), what is available and ``fix`` —
+    called before any UNet call of the pass it guards."""
+    host, gpu = _available(est.device, available, gpu_available)
+    if fits(est, host, gpu, headroom):
+        return est
+    gib = 2 ** 30
+    where = ("an unknown amount of host memory" if host is None else f"{host / gib:.1f} GiB of host memory") + (
+        f" and {gpu / gib:.1f} GiB of GPU memory" if gpu is not None else "")
+    store = f"{est.store_bytes / gib:.1f} GiB of store + " if est.cache else ""
+    raise MemoryError(f"{what} needs about {store}{est.working_bytes / gib:.1f} GiB of working memory"
+                      f"{' ' + size if size else ''}, but only {where} is available ({1 - headroom:.0%} of it kept "
+                      f"free); {fix}.")
+
+
 def choose_cache(pipe, frames: int, height: int, width: int, steps: int, temporal=True, max_side: int = 32,
-                 available: int | None = None, gpu_available: int | None = None, headroom: float = 0.8) -> str:
-    """The fastest store mode whose estimate fits (``available``: host bytes; ``gpu_available``: GPU bytes)."""
-    host, gpu = _available(pipe, available, gpu_available)
-    order = speed_order()
+                 available: int | None = None, gpu_available: int | None = None, headroom: float = 0.8,
+                 device: str | None = None) -> str:
+    """The fastest store mode on ``device`` (None: the UNet's) whose estimate fits (``available``: host bytes;
+    ``gpu_available``: GPU bytes; None = measured now).
+
+    The order is :func:`~fatezero_lab.store_modes.speed_order`'s, measured: on CUDA ``recompute`` first (2.3 × faster
+    than ``inputs`` at the paper's setting on an H200, docs/gpu_sd.md, and the smallest store), then ``inputs``,
+    ``maps``; on the CPU ``inputs`` first (docs/memory.md), then ``maps``, ``recompute``. None fits: the smallest.
+    """
+    device = str(pipe.unet.device) if device is None else device
+    host, gpu = _available(device, available, gpu_available)
+    order = speed_order(device)
     for cache in order:
         if fits(estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side), host, gpu, headroom):
             return cache
-    return order[-1]  # the slowest mode, the smallest store
+    return min(order, key=lambda c: estimate_memory(pipe, frames, height, width, steps, c, temporal,
+                                                    max_side).store_bytes)
 
 
 def check_fits(pipe, frames: int, height: int, width: int, steps: int, cache: str, temporal=True,
                max_side: int = 32, available: int | None = None, gpu_available: int | None = None,
-               headroom: float = 0.9) -> MemoryEstimate:
-    """Raise MemoryError (naming the fastest mode that would fit) if ``cache`` will not fit; else the estimate."""
-    host, gpu = _available(pipe, available, gpu_available)
-    est = estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side)
-    if fits(est, host, gpu, headroom):
-        return est
-    gib = 2 ** 30
-    ok = [c for c in speed_order()
-          if fits(estimate_memory(pipe, frames, height, width, steps, c, temporal, max_side), host, gpu, headroom)]
-    hint = f"cache={ok[0]!r} would fit" if ok else "no store mode fits: use fewer frames, steps or pixels"
-    where = f"{host / gib:.1f} GiB of host memory" + (f" and {gpu / gib:.1f} GiB of GPU memory" if gpu else "")
-    raise MemoryError(
-        f"cache={cache!r} needs about {est.store_bytes / gib:.1f} GiB of store + {est.working_bytes / gib:.1f} GiB "
-        f"working memory for {frames} frames at {height}x{width} and {steps} steps, but only {where} is available; "
-        f"{hint}.")
+               headroom: float = 0.9, prompt_tokens: int | None = None, what: str | None = None,
+               fix: str | None = None) -> MemoryEstimate:
+    """:func:`require_fits` for a store of mode ``cache``: MemoryError naming the fastest mode that would fit (or
+    ``fix``) if it will not; else the estimate. ``what`` names the pass in the message (default: ``cache=...``)."""
+    host, gpu = _available(pipe.unet.device, available, gpu_available)
+    est = estimate_memory(pipe, frames, height, width, steps, cache, temporal, max_side, prompt_tokens=prompt_tokens)
+    if fix is None:
+        ok = [c for c in speed_order(str(pipe.unet.device))
+              if fits(estimate_memory(pipe, frames, height, width, steps, c, temporal, max_side,
+                                      prompt_tokens=prompt_tokens), host, gpu, headroom)]
+        fix = f"cache={ok[0]!r} would fit" if ok else "no store mode fits: use fewer frames, steps or pixels"
+    return require_fits(est, what or f"cache={cache!r}", fix, host, gpu, headroom,
+                        size=f"for {frames} frames at {height}x{width} and {steps} steps")
+
+
+def reconstruction_cache(cache: str) -> str:
+    """The store mode the reconstruction pass keeps after an inversion in mode ``cache``."""
+    if cache not in STORE_MODES:
+        raise ConfigError(f"cache must be one of {list(STORE_MODES)}, got {cache!r}", "cache")
+    return STORE_MODES[cache].reconstruction
+
+
+def combined(estimates: list[MemoryEstimate], cache: str = "") -> MemoryEstimate:
+    """Stores that live at once (e.g. an inversion's and its reconstruction pass's): their bytes add up; the working
+    set is the largest of their passes' (they run one after another)."""
+    first = estimates[0]
+    return replace(first, cache=cache or "+".join(e.cache for e in estimates),
+                   store_bytes=sum(e.store_bytes for e in estimates),
+                   per_step_bytes=sum(e.per_step_bytes for e in estimates),
+                   working_bytes=max(e.working_bytes for e in estimates))

@@ -8,6 +8,10 @@ of (z_j, t_j, p_src), so a store may keep it in several forms that give the same
 - ``"recompute"`` keeps only the latents and the head-mean cross maps of the default mask layers; the edit runs the
   source pass inside its own UNet call as extra batch rows ``[source | uncond | cond]``.
 
+The prompt-to-prompt ablation's reconstruction pass (``use_inversion_attention=False``, guided DDIM from z_T with
+the source prompt) is a store too, replayed in forward order; each mode says which mode it keeps in
+(``reconstruction``: the built-in modes keep their own form, so a ``recompute`` inversion never builds a large one).
+
 Each mode is a small class behind one protocol (:class:`StoreMode`): what to record (``records``, ``record``), the
 source attention of a step (``step_source``), the extra batch rows of the edit call (``extra_rows``) and its bytes
 (``layer_bytes``, ``guided_groups``, ``forms_maps``). ``invert``, ``edit``, the memory estimates and the CLI read the
@@ -93,15 +97,19 @@ class StoreMode:
     """
 
     name: ClassVar[str] = ""
-    speed_rank: ClassVar[int] = 0  # choose_cache tries the modes from the lowest rank (the fastest) up
+    speed_rank: ClassVar[int] = 0  # choose_cache tries the modes from the lowest rank (the fastest) up, on the CPU
+    cuda_speed_rank: ClassVar[int] = 0  # the same on CUDA (measured orders: docs/memory.md, docs/gpu_sd.md)
     source_rows: ClassVar[bool] = False  # True: the edit runs the source pass as extra rows of its own UNet call
     guided_groups: ClassVar[int] = 2  # UNet batch rows per frame of a guided edit call ([uncond | cond])
     forms_maps: ClassVar[bool] = False  # recording forms whole maps: the largest one counts as working memory
-    reconstruction: ClassVar[str] = "inputs"  # the mode a reconstruction pass (use_inversion_attention=False) keeps
+    reconstruction: ClassVar[str] = "recompute"  # the mode a reconstruction pass (use_inversion_attention=False)
+    #   keeps: the built-in modes their own; a new mode the smallest store unless it says otherwise
 
     # --- 1. inversion: what to record ------------------------------------------------------------------------------
-    def record_layers(self, pipe, latent_hw: tuple[int, int], max_side: int) -> list[str] | None:
-        """The selected layers this mode records (None: every one)."""
+    def record_layers(self, pipe, latent_hw: tuple[int, int], max_side: int,
+                      mask_layers: list[str] | None = None) -> list[str] | None:
+        """The selected layers this mode records (None: every one). ``mask_layers``: the cross layers whose mask maps
+        the edit will read (None: the model's default mask layers; a reconstruction pass knows its edit's)."""
         return None
 
     def record(self, control, layer: LayerInfo, q, k, v, scale: float, mask=None):
@@ -139,7 +147,7 @@ class StoreMode:
 class MapsMode(StoreMode):
     """Keep A = softmax(q kᵀ · scale) of every recorded layer (the reference's behaviour): frames·heads·n·m values."""
 
-    name, speed_rank, forms_maps, reconstruction = "maps", 1, True, "maps"
+    name, speed_rank, cuda_speed_rank, forms_maps, reconstruction = "maps", 1, 2, True, "maps"
 
     def record(self, control, layer, q, k, v, scale, mask=None):
         kg, vg = control.gather(layer, k, v)  # (B, heads, refs*m, d)
@@ -154,7 +162,7 @@ class InputsMode(StoreMode):
     """Keep the queries and per-frame keys (q, k): A = softmax(q kᵀ · scale) is formed on use (the reference-frame
     gather redone then); fused SDPA while recording."""
 
-    name, speed_rank = "inputs", 0
+    name, speed_rank, cuda_speed_rank, reconstruction = "inputs", 0, 1, "inputs"
 
     def record(self, control, layer, q, k, v, scale, mask=None):
         out = AttentionControl.attend(control, layer, q, k, v, scale, mask)  # plain fused attention
@@ -170,13 +178,27 @@ class InputsMode(StoreMode):
 
 
 class RecomputeMode(StoreMode):
-    """Keep the latents (always kept) and the head-mean cross maps of the model's default mask layers; the edit runs
-    the source pass ε_θ(z_j, t_j, p_src) as extra batch rows of its own UNet call (3F rows instead of 2F), and the
-    inspection API recomputes a step with one UNet call (:meth:`AttentionStore.recompute_source`)."""
+    """Keep the latents (always kept) and the head-mean cross maps of the mask layers; the edit runs the source pass
+    as extra batch rows of its own UNet call (3F rows instead of 2F), and the inspection API recomputes a step with
+    one UNet call (:meth:`AttentionStore.recompute_source`).
 
-    name, speed_rank, source_rows, guided_groups = "recompute", 2, True, 3
+    The source attention of store step j is a pure function of the latent the pass's UNet saw, its timestep and the
+    store's prompt, so the edit replays, at its step i (j = T−1−i for an inversion store, j = i for a reconstruction
+    store, ``AttentionStore.source_step``):
 
-    def record_layers(self, pipe, latent_hw, max_side):
+        A_src = softmax(q(z_j, t_j, p_src) · k(z_j, t_j, p_src)ᵀ · scale)     in the rows ε_θ(z_j, t_j, p_src)
+
+    — for an inversion store z_j is the inversion's latent (unguided pass); for a reconstruction store it is the
+    *guided* reconstruction's latent z̄_i (its guidance changes the trajectory, not the attention of the p_src rows:
+    the [uncond | cond] rows of a UNet call do not see each other).
+    """
+
+    name, speed_rank, cuda_speed_rank, source_rows, guided_groups = "recompute", 2, 0, True, 3
+    reconstruction = "recompute"
+
+    def record_layers(self, pipe, latent_hw, max_side, mask_layers=None):
+        if mask_layers is not None:
+            return list(mask_layers)
         layers = {l.name: l for l in attention_layers(pipe.unet, latent_hw) if layer_selected(l, max_side)}
         return pipe.defaults.mask_layers_for(layers, latent_hw)
 
@@ -218,6 +240,11 @@ def store_mode(name: str) -> StoreMode:
     return STORE_MODES[check_choice("cache", name, STORE_MODES)]()
 
 
-def speed_order() -> list[str]:
-    """The registered modes, fastest first (what ``memory.choose_cache`` tries)."""
-    return sorted(STORE_MODES, key=lambda n: STORE_MODES[n].speed_rank)
+def speed_order(device: str = "cpu") -> list[str]:
+    """The registered modes, fastest first on ``device`` (what ``memory.choose_cache`` tries).
+
+    Measured orders: on the CPU ``inputs`` first (1.03–1.18 × plain inversion + sampling; docs/memory.md), on CUDA
+    ``recompute`` first (1.59 × against ``inputs``' 3.72 × on an H200: copying the stored queries and keys to host
+    memory costs more than the extra source rows; docs/gpu_sd.md)."""
+    cuda = str(device).startswith("cuda")
+    return sorted(STORE_MODES, key=lambda n: STORE_MODES[n].cuda_speed_rank if cuda else STORE_MODES[n].speed_rank)

@@ -119,6 +119,33 @@ def denoising_target(prediction_type: str, z0: torch.Tensor, eps: torch.Tensor, 
                      f"(expected one of {PREDICTION_TYPES})")
 
 
+def trainable_parameters(pipe) -> int:
+    """How many values one-shot tuning trains: the ``to_q`` projections of every attention layer and, per
+    self-attention layer of C channels, a new temporal attention layer (LayerNorm 2C, q/k/v 3C², out C² + C)."""
+    from .processors import attention_layers
+
+    pipe = as_pipeline(pipe)
+    to_q = sum(p.numel() for n, p in pipe.unet.named_parameters() if any(re.search(t, n) for t in TRAINABLE_PATTERNS))
+    temporal = sum(4 * l.channels ** 2 + 3 * l.channels for l in attention_layers(pipe.unet) if l.kind == "self")
+    return to_q + temporal
+
+
+def check_memory(pipe, frames: int, height: int, width: int, checkpointing: bool, copy_pipe: bool = True):
+    """The one memory check (:func:`fatezero_lab.memory.require_fits`) for tuning ``frames`` frames at ``height`` x
+    ``width``, before any UNet call: the backward pass's activations, the trained tensors with their float32 masters,
+    gradients and AdamW moments, and (``copy_pipe``) the UNet's copy. Returns the estimate or raises MemoryError."""
+    from .memory import estimate_backprop, require_fits
+
+    pipe = as_pipeline(pipe)
+    copy_bytes = sum(p.numel() * p.element_size() for p in pipe.unet.parameters()) if copy_pipe else 0
+    est = estimate_backprop(pipe, frames, height, width, checkpointing, trainable_parameters(pipe), copy_bytes)
+    fixes = (["gradient_checkpointing=True (one more forward per step, about 6x less activation memory)"]
+             * (not checkpointing) + ["copy_pipe=False (tunes the pipeline itself)"] * bool(copy_pipe)
+             + ["fewer frames or pixels"])
+    return require_fits(est, "one-shot tuning (backpropagation through the UNet)", "use " + ", or ".join(fixes),
+                        size=f"for {frames} frames at {height}x{width}")
+
+
 def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, seed: int = 0, temporal=True,
                  progress: bool = True, copy_pipe: bool = True, gradient_checkpointing: bool | None = None):
     """Tune ``pipe`` one-shot on ``frames`` with ``prompt``; returns (tuned pipeline, TuneReport).
@@ -131,7 +158,8 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     are kept in float32 while tuning (AdamW's update and ε = 1e-8 are lost in fp16), the forward runs under
     ``torch.autocast`` in the UNet's dtype, fp16 gradients go through a loss scaler, and the tuned tensors are cast
     back to the UNet's dtype at the end. ``gradient_checkpointing`` (default: on for CUDA) trades a second forward
-    for activation memory — 8 frames at 512² otherwise exceed a 15 GB T4.
+    for activation memory — 8 frames at 512² otherwise exceed a 15 GB T4. Refused with MemoryError, before any UNet
+    call, when the estimate of all that does not fit (:func:`check_memory`).
     """
     from .diffusion import check_frames, check_prompt, encode_frames, encode_prompt
     from .processors import AttentionControl, TemporalConfig, attention_control
@@ -147,6 +175,9 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
     if prediction_type not in PREDICTION_TYPES:
         raise ValueError(f"scheduler prediction_type={prediction_type!r} is not supported by one-shot tuning "
                          f"(expected one of {PREDICTION_TYPES})")
+    device_type = pipe.unet.device.type
+    checkpointing = device_type == "cuda" if gradient_checkpointing is None else bool(gradient_checkpointing)
+    check_memory(pipe, frames.shape[0], frames.shape[1], frames.shape[2], checkpointing, copy_pipe)
     import time
 
     t0 = time.time()
@@ -164,8 +195,6 @@ def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, 
         if mixed:
             p.data = p.data.float()  # float32 master copy of each trained tensor
         p.requires_grad_(True)
-    device_type = unet.device.type
-    checkpointing = device_type == "cuda" if gradient_checkpointing is None else bool(gradient_checkpointing)
     if checkpointing:
         unet.enable_gradient_checkpointing()
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)

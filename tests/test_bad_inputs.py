@@ -107,3 +107,31 @@ def test_recompute_store_refuses_mask_layers_it_did_not_keep(counted):
     with pytest.raises(ValueError, match="were not kept by this cache='recompute' inversion"):
         fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"], mask_layers=other, progress=False)
     assert calls["n"] == before
+
+
+def test_every_pass_that_builds_a_store_or_backpropagates_is_refused_before_any_unet_call(counted, inv,
+                                                                                          monkeypatch):
+    """The one memory check (memory.require_fits) guards inversion, the reconstruction pass, the benchmark, null text
+    and tuning: with 1 MiB available each refuses with the figure and the fix, and the UNet never runs."""
+    from fatezero_lab import bench, memory, tuning
+
+    pipe, calls = counted
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 2 ** 20)
+    before = calls["n"]
+    refusals = [
+        (lambda: fz.invert(pipe, GOOD, "a red circle on grass", steps=2, progress=False),
+         r"cache='recompute' needs about .* GiB of store .* but only 0.0 GiB of host memory .* no store mode fits"),
+        (lambda: fz.edit(pipe, inv, "a blue circle on grass", use_inversion_attention=False, progress=False),
+         rf"the reconstruction pass's cache='{inv.store.cache}' store \(use_inversion_attention=False\) needs about"),
+        (lambda: fz.invert(pipe, GOOD, "a red circle on grass", steps=2, record=False, null_text=True,
+                           progress=False),
+         r"null-text inversion .* needs about .* invert with null_text=dict\(gradient_checkpointing=True\)"),
+        (lambda: tuning.tune_on_clip(pipe, GOOD, "a red circle on grass", steps=1, progress=False),
+         r"one-shot tuning .* needs about .* use gradient_checkpointing=True .* or copy_pipe=False"),
+        (lambda: bench.run_suite(pipe, cases=bench.SUITE[:1], frames=2, steps=2, progress=False),
+         r"the benchmark's 3 stores kept at once needs about .* cache='recompute'"),
+    ]
+    for run, match in refusals:
+        with pytest.raises(MemoryError, match=match):
+            run()
+    assert calls["n"] == before

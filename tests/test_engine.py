@@ -251,6 +251,40 @@ def test_cache_modes_give_identical_edits(tiny_config):
     assert np.abs(outs["maps"] - blended["maps"]).max() > 1e-3  # and latent blend changed it
 
 
+def test_reconstruction_attention_edits_are_identical_in_every_store_mode(pipe64, clip):
+    """use_inversion_attention=False: the reconstruction pass keeps its store in the inversion's mode — after a
+    recompute inversion only its latents and the mask maps, the edit replaying ε_θ(z̄_i, t_i, p_src) as extra rows —
+    and the edits are the maps path's (float64: rounding cannot pass for a bug)."""
+    from fatezero_lab import memory
+
+    kw = dict(blend_words=["circle"], use_inversion_attention=False, progress=False)
+    invs = {c: fz.invert(pipe64, clip.frames, clip.caption, steps=4, cache=c, progress=False)
+            for c in ("maps", "inputs", "recompute")}
+    # a mask layer the recompute inversion did not keep: the reconstruction pass keeps the edit's own mask layers
+    other = [n for n in invs["maps"].store.layer_names("cross") if n not in invs["recompute"].store.summarised_layers()]
+    outs = {c: [fz.edit(pipe64, inv, "a blue circle on grass", **kw),
+                fz.edit(pipe64, inv, "a blue circle on grass", mask_layers=other[:1], latent_blend=True,
+                        latent_blend_threshold=0.95, target_blend_words=["blue"], **kw)] for c, inv in invs.items()}
+    f, h, w, _ = clip.frames.shape
+    for cache, (out, _) in outs.items():
+        store = out.source_store
+        assert store.cache == memory.reconstruction_cache(cache) == cache and store.order == "forward"
+        assert store.nbytes() == memory.estimate_memory(pipe64, f, h, w, 4, cache=cache,
+                                                        prompt_tokens=len(store.tokens)).store_bytes, cache
+    assert outs["maps"][0].source_store.nbytes() > 20 * outs["recompute"][0].source_store.nbytes()
+    for cache in ("inputs", "recompute"):
+        for got, want in zip(outs[cache], outs["maps"]):
+            assert np.abs(got.frames - want.frames).max() <= 1e-6, cache
+            assert got.masks.keys() == want.masks.keys() and all(
+                np.array_equal(got.masks[k], want.masks[k]) for k in want.masks), cache
+    # the inspection API of a recompute reconstruction store recomputes what the maps store kept
+    rec, kept = outs["recompute"][0].source_store, outs["maps"][0].source_store
+    for name in (rec.layer_names("self")[0], rec.layer_names("cross")[-1]):
+        assert torch.allclose(rec.layer_map(2, name), kept.layer_map(2, name), atol=1e-12)
+    fused = fz.edit(pipe64, invs["maps"], "a blue circle on grass", blend_words=["circle"], progress=False)
+    assert np.abs(fused.frames - outs["maps"][0].frames).max() > 1e-3  # the ablation is another edit
+
+
 def test_config_roundtrip_and_result(tiny_pipe, small_inversion):
     out = fz.edit(tiny_pipe, small_inversion, "a blue circle on grass", blend_words=["circle"],
                   reweight={"blue": 2.0}, progress=False)

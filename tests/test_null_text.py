@@ -63,3 +63,52 @@ def test_null_text_bad_settings_and_guidance_mismatch(pipe64, clip):
     assert any("tuned for guidance 7.5" in str(w.message) for w in caught)
     with pytest.raises(ValueError, match="null_text holds 2 steps"):
         fz.sample(pipe64, inv.z_T, inv.prompt, steps=3, guidance=7.5, null_text=inv.null_text, progress=False)
+
+
+def _copy_with(pipe, dtype):
+    import copy
+
+    inner = copy.copy(pipe)
+    inner.unet = copy.deepcopy(pipe.unet).to(dtype)
+    return inner
+
+
+def test_null_text_in_bfloat16_converges_like_float32(tiny_pipe, clip):
+    """bfloat16 stands in for CUDA's fp16 on the CPU: ∅ is tuned as a float32 master (cast per call), the UNet's
+    weights stay frozen and untouched, and the optimisation lowers each step's loss as the float32 run does."""
+    from fatezero_lab.null_text import optimise_null_text
+
+    latents = fz.invert(tiny_pipe, clip.frames, clip.caption, steps=3, record=False, progress=False).latents
+    emb = fz.encode_prompt(tiny_pipe, clip.caption)
+    temporal = fz.TemporalConfig.parse(True).resolved(fz.as_pipeline(tiny_pipe).defaults)
+    half = _copy_with(tiny_pipe, torch.bfloat16)
+    weights = {n: p.clone() for n, p in half.unet.named_parameters()}
+    half.unet.requires_grad_(True)  # the caller's flags: frozen for the duration, given back after
+
+    def run(pipe, lr):
+        cfg = NullTextConfig(guidance=5.0, iterations=5, lr=lr, early_stop=0.0)
+        return optimise_null_text(pipe, latents.to(pipe.unet.dtype), emb, temporal, cfg, progress=False)
+
+    runs = {(name, lr): run(pipe, lr) for name, pipe in (("fp32", tiny_pipe), ("bf16", half)) for lr in (1e-2, 1e-12)}
+    for (name, lr), nt in runs.items():
+        assert np.isfinite(nt.losses).all() and torch.isfinite(nt.embeddings).all(), (name, lr)
+        assert nt.embeddings.dtype == torch.float32, name  # the master copy, cast per call
+    # each step's loss with ∅ frozen over the tuned one (the random toy model: ~1.03 at every step)
+    gains = {name: np.array(runs[name, 1e-12].losses) / np.array(runs[name, 1e-2].losses) for name in ("fp32", "bf16")}
+    assert (gains["bf16"] > 1.01).all()  # tuning helps at every step in bf16 too ...
+    # ... by as much as in float32: bf16 keeps 8 mantissa bits, so ∅ (cast per call), the latents and the UNet's
+    # activations are rounded by ~0.4 %, the squared error by ~1 %; measured: improvements within 10 %, losses 0.3 %
+    np.testing.assert_allclose(gains["bf16"] - 1, gains["fp32"] - 1, rtol=0.25)
+    np.testing.assert_allclose(runs["bf16", 1e-2].losses, runs["fp32", 1e-2].losses, rtol=0.02)
+    assert all(torch.equal(p, weights[n]) for n, p in half.unet.named_parameters())
+    assert all(p.requires_grad for p in half.unet.parameters()) and not half.unet.is_gradient_checkpointing
+
+
+def test_null_text_gradient_checkpointing_changes_nothing(pipe64, clip):
+    cfg = dict(guidance=5.0, iterations=3, lr=1e-2, early_stop=0.0)
+    runs = [fz.invert(pipe64, clip.frames, clip.caption, steps=2, record=False, progress=False,
+                      null_text=dict(cfg, gradient_checkpointing=c)).null_text for c in (False, True)]
+    assert (runs[0].embeddings - runs[1].embeddings).abs().max() < 1e-9
+    assert not pipe64.unet.is_gradient_checkpointing
+    with pytest.raises(fz.ConfigError, match="gradient_checkpointing must be True, False or None"):
+        NullTextConfig(gradient_checkpointing="yes")
