@@ -11,9 +11,10 @@ On a GPU (``scripts/gpu_check.sh``, stage ``t4``) a full-size SD v1 architecture
 (``fz.models.random_sd_pipeline``: no hub) is saved once in fp16; then each notebook's heaviest call (largest
 estimated VRAM; the same call shared by several notebooks runs once) runs in its own process, capped at
 ``--gpu-cap-gib`` (15, a T4) by ``torch.cuda.set_per_process_memory_fraction``, after a one-step warm-up: peak GPU
-memory (``max_memory_allocated``), peak host RSS and seconds, beside the estimate for *this* card. **At most 10 min
-by construction**: the build gets ``--build-s`` (120 s), each call ``--call-s`` (75 s, killed past it), and no call
-starts unless the rest of ``--budget-s`` (420 s) holds its whole timeout: 120 + 420 = 540 s, plus the table. At
+memory (``max_memory_allocated``), peak host RSS and seconds, beside the estimate for *this* card. Training calls
+(tuning, null text) run too: their activation memory is the model's least certain part. **At most 10 min by
+construction**: the build gets ``--build-s`` (100 s), each call ``--call-s`` (75 s, killed past it), and no call
+starts unless the rest of ``--budget-s`` (360 s) holds its whole timeout: 100 + 360 = 460 s, plus the table. At
 the t4 profile (8 frames, 25 steps) the heaviest call, one-shot tuning's 200 steps, is ~6 400 UNet rows, ~36 s on
 an H100 by the same model.
 """
@@ -147,15 +148,26 @@ def measure(pipe, kind: str, p: dict, size: int, cap_gib: float) -> dict:
             "host_peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
+def _training(kind: str, p: dict) -> bool:
+    return kind == "tune" or bool(p.get("null_text"))
+
+
 def heaviest(calls: dict, pipe, size: int) -> list[tuple[list[str], str, str, dict]]:
-    """[(notebooks, label, kind, parameters)]: each notebook's call of largest estimated VRAM (then RAM, time),
-    one row per distinct call."""
+    """[(notebooks, label, kind, parameters)]: each notebook's call of largest estimated VRAM (then RAM, time;
+    temporal 'all' before the others: its attention reads every frame, which the model does not count), and every
+    training call (tuning, null text: their activation memory is our guess), one row per distinct call; training
+    calls first, then by estimated VRAM."""
+    def key(c):
+        e = estimate(pipe, c[1], c[2], size)
+        return (e.vram, e.ram, e.rows, c[2].get("temporal") == "all")
+
     rows: dict[str, list] = {}
     for nb, cs in calls.items():
-        label, kind, p = max(cs, key=lambda c: (lambda e: (e.vram, e.ram, e.rows))(estimate(pipe, c[1], c[2], size)))
-        key = json.dumps([kind, p], sort_keys=True, default=str)
-        rows.setdefault(key, [[], label, kind, p])[0].append(nb)
-    return [tuple(r) for r in rows.values()]
+        for label, kind, p in [max(cs, key=key), *(c for c in cs if _training(c[1], c[2]))]:
+            entry = rows.setdefault(json.dumps([kind, p], sort_keys=True, default=str), [[], label, kind, p])
+            if nb not in entry[0]:
+                entry[0].append(nb)
+    return sorted((tuple(r) for r in rows.values()), key=lambda r: (not _training(r[2], r[3]), -key(r[1:])[0]))
 
 
 def gib(b: float) -> str:
@@ -172,9 +184,29 @@ def table(calls: dict, pipe, size: int, gpu: str) -> list[str]:
         total = ests[0]
         for e in ests[1:]:
             total = total + e
-        top = max(range(len(cs)), key=lambda i: (ests[i].vram, ests[i].ram))
+        top = max(range(len(cs)), key=lambda i: (ests[i].vram, ests[i].ram, ests[i].rows))
         lines.append(f"| {nb} | {len(cs)} | {cost.duration(total.seconds(gpu))} | {gib(total.vram)} | "
                      f"{gib(total.ram)} | {cs[top][0]} |")
+    return lines
+
+
+def readme_table(calls: dict, pipe, size: int) -> list[str]:
+    """README's table: every notebook with its Colab badge and, for those with sd-mode calls, the estimate at the
+    t4 profile on a T4 (time of all its calls, peak GPU and host memory)."""
+    from fatezero_lab import cost, project
+
+    lines = ["| # | notebook | open | sd mode on a T4 at the t4 profile (estimate, unmeasured) |", "|---|---|---|---|"]
+    for path in sorted((ROOT / "notebooks").glob("[0-9]*.ipynb")):
+        title = json.loads(path.read_text())["cells"][0]["source"][0].lstrip("# ").strip()
+        est = "toy only"
+        if path.stem in calls:
+            ests = [estimate(pipe, k, p, size) for _, k, p in calls[path.stem]]
+            total = ests[0]
+            for e in ests[1:]:
+                total = total + e
+            est = (f"≈ {cost.duration(total.seconds('T4'))}, {total.vram / 2**30:.1f} GiB VRAM, "
+                   f"{total.ram / 2**30:.1f} GiB RAM")
+        lines.append(f"| {path.stem[:2]} | [{title}](notebooks/{path.name}) | {project.colab_badge(path.stem)} | {est} |")
     return lines
 
 
@@ -191,6 +223,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--one", help=argparse.SUPPRESS)  # a JSON call spec: run it in this process, print the result
     ap.add_argument("--dry-run", action="store_true", help="estimates only (no weights, no GPU)")
+    ap.add_argument("--readme", action="store_true", help="print README's notebook table (estimates) and stop")
     ap.add_argument("--standin", action="store_true", help="the tiny SD stand-in on this machine's device, in "
                     "this process (a check of the measuring code, e.g. on a CPU)")
     ap.add_argument("--frames", type=int, help="frames F (default: the t4 profile's cap, 8)")
@@ -198,9 +231,9 @@ def main(argv=None) -> int:
     ap.add_argument("--tuning-steps", type=int, default=TUNING_STEPS)
     ap.add_argument("--notebooks", help="comma-separated name prefixes (default: all)")
     ap.add_argument("--gpu-cap-gib", type=float, default=15.0)
-    ap.add_argument("--build-s", type=int, default=120)
+    ap.add_argument("--build-s", type=int, default=100)
     ap.add_argument("--call-s", type=int, default=75)
-    ap.add_argument("--budget-s", type=int, default=420)
+    ap.add_argument("--budget-s", type=int, default=360)
     args = ap.parse_args(argv)
 
     if args.one:
@@ -228,6 +261,9 @@ def main(argv=None) -> int:
         size = pipe.resolution[0]
     else:
         pipe, size = _meta_pipeline(), 512
+    if args.readme:
+        print("\n".join(readme_table(calls, pipe, size)))
+        return 0
     print(f"# sd-mode notebooks at the t4 profile: {F} frames, {S} steps, {size}² "
           f"({'the tiny stand-in' if args.standin else 'SD v1 full size'}); estimates are unmeasured until a GPU "
           f"run below\n")
