@@ -9,8 +9,8 @@
 >>> out = fz.edit(pipe, inv, "a blue circle on grass", blend_words=["circle"])
 """
 
-from . import (bench, data, diffusion, fusion, lab, masks, memory, metrics, models, presets, store_modes, toyworld, tuning,
-               video, viz)
+from . import (bench, cost, data, diffusion, fusion, lab, masks, memory, metrics, models, presets, project, store_modes,
+               toyworld, tuning, video, viz)
 from .config import ConfigError, FateZeroConfig, InversionConfig, ModelDefaults, TemporalConfig
 from .diffusion import decode_latents, encode_frames, encode_prompt, sample
 from .metrics import psnr
@@ -27,4 +27,4 @@ __all__ = ["AttentionStore", "ConfigError", "InversionConfig", "EditResult", "Fa
            "TemporalConfig", "attention_control", "attention_layers", "blend_mask", "decode_latents", "diffusion",
            "edit", "encode_frames", "encode_prompt", "invert", "load_pipeline", "psnr", "reconstruct", "sample",
            "toyworld", "vae_roundtrip", "video", "viz", "data", "masks", "memory", "metrics", "models", "bench", "tuning",
-           "presets", "lab", "fusion", "store_modes"]
+           "presets", "lab", "fusion", "store_modes", "cost", "project"]

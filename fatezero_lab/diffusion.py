@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .cost import announced
+
 
 def check_frames(frames, name: str = "frames") -> np.ndarray:
     """Validate a clip: (F, H, W, 3) floats in [0, 1], H and W multiples of 8. Returns it as float32."""
@@ -165,6 +167,7 @@ def ddim_loop(pipe, z: torch.Tensor, scheduler, context: torch.Tensor, control, 
     return latents
 
 
+@announced  # its cost estimate is printed first in sd mode (cost.py)
 @torch.no_grad()
 def sample(pipe, z_T: torch.Tensor, prompt: str | list[str], steps: int = 50, guidance: float = 7.5,
            negative_prompt: str = "", temporal=False, progress: bool = True, null_text=None) -> torch.Tensor:

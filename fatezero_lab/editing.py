@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, FateZeroConfig, step_range
+from .cost import announced
 from .diffusion import check_prompt, ddim_loop, ddim_scheduler, decode_latents, encode_prompt, tokens
 from .fusion import LATENT_BLENDS, SELF_FUSIONS, BlendMask, cross_fusion
 from .inversion import Inversion, RecordControl, SourceRecomputer
@@ -292,6 +293,7 @@ def plan_edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroCo
         mask_override=override)
 
 
+@announced  # its cost estimate is printed first in sd mode (cost.py)
 @torch.no_grad()
 def edit(pipe, inversion: Inversion, target_prompt: str, config: FateZeroConfig | None = None, progress: bool = True,
          mask: np.ndarray | None = None, **overrides) -> EditResult:

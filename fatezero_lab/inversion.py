@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .config import ConfigError, InversionConfig, NullTextConfig, TemporalConfig
+from .cost import announced
 from .diffusion import (check_frames, check_prompt, ddim_inverse_scheduler, ddim_loop, decode_latents,
                         encode_frames, encode_prompt, sample, tokens)
 from .null_text import NullText, optimise_null_text, check_memory as check_null_text_memory
@@ -127,6 +128,7 @@ class Inversion:
                 + (f", null_text={self.null_text!r})" if self.null_text is not None else ")"))
 
 
+@announced  # its cost estimate is printed first in sd mode (cost.py)
 @torch.no_grad()
 def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str = "auto", max_side: int | None = None,
            record: bool = True, null_text=False, progress: bool = True) -> Inversion:
@@ -202,6 +204,7 @@ def invert(pipe, frames, prompt: str, steps: int = 50, temporal=True, cache: str
                      temporal=temporal, null_text=nt)
 
 
+@announced  # its cost estimate is printed first in sd mode (cost.py)
 @torch.no_grad()
 def reconstruct(pipe, inversion: Inversion, guidance: float | None = None, progress: bool = True) -> np.ndarray:
     """Plain DDIM sampling from z_T with the source prompt -> frames; at guidance 1 this undoes the inversion.

@@ -30,8 +30,14 @@ setup says how to switch the runtime (Runtime > Change runtime type) before runn
 ``sd`` and the weights or the clip cannot be had (offline, no disk), it says why and runs the toy; an explicit
 ``sd`` raises instead.
 
-``$FZ_FAST=1`` (the test suite) takes 4 frames and 10 DDIM steps in either mode; otherwise the toy runs 8 frames
-and 50 steps, SD the preset's (8 frames, 50 steps, 512²).
+Profiles
+--------
+``setup(profile=...)`` (or ``$FATEZERO_LAB_PROFILE``) sizes the work: ``paper`` — the preset's own frames and steps
+(8 frames, 50 steps, 512²; the toy's 8 and 50); ``t4`` — sd mode capped at 8 frames and 25 steps, sized for a free
+Colab T4 (the default for sd mode in Colab or on a card of at most 16 GiB); ``quick`` — 4 frames and 10 steps in
+either mode (the default under ``$FZ_FAST=1``, the test suite). ``frames=``/``steps=`` replace the profile's. In sd
+mode every computing call (``invert``, ``edit``, ``reconstruct``, ``sample``, ``tune_on_clip``) first prints its
+estimated time, GPU and host memory on the profile's card (:mod:`fatezero_lab.cost`: estimates until measured).
 
 The stand-in (tests, CI)
 ------------------------
@@ -66,6 +72,7 @@ MODES = ("auto", "toy", "sd")
 SD_PRESET = "jeep_watercolor"  # the paper's teaser edit: the default example of sd mode
 TEASER_WORDS = ("jeep", "road")  # words of the teaser's source prompt the notebooks look at (object, background)
 TOY_EXAMPLE = {"caption": "a red circle on grass", "target": "a blue circle on grass", "blend_words": ("circle",)}
+PROFILE_ENV = "FATEZERO_LAB_PROFILE"  # "paper", "t4" or "quick": frames and steps (and the card estimates are for)
 FAST_FRAMES, FAST_STEPS = 4, 10
 TOY_FRAMES, TOY_STEPS = 8, 50
 CLIP_METRICS = ("tem_con", "frame_acc", "clip_t")
@@ -81,6 +88,88 @@ To run Stable Diffusion on the paper's clip: Runtime > Change runtime type > Har
 Save, then Runtime > Run all (the install cell runs again in the new runtime).
 To stay on the CPU and hide this note, set os.environ["FATEZERO_LAB_MODE"] = "toy" before the setup cell.
 ============================================================================================================"""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How much a notebook computes: frames and DDIM steps (caps on the preset's own in sd mode), and the card whose
+    time :mod:`fatezero_lab.cost` prints before each sd-mode call."""
+
+    name: str
+    max_frames: int | None  # at most this many frames (None: the preset's / the toy's own)
+    max_steps: int | None  # at most this many DDIM steps (None: the preset's / the toy's own)
+    gpu: str | None  # the card of the printed estimates (None: the one present, if the cost model knows it; else T4)
+    what: str  # one line for the lab's repr
+
+
+PROFILES = {  # ours: the t4 caps keep the heaviest sd-mode notebook near 10 min on a T4 (docs/gpu_sd.md, T4 profile)
+    "paper": Profile("paper", None, None, None, "the preset's own frames and steps (the paper's: 8 frames, 50 steps)"),
+    "t4": Profile("t4", 8, 25, "T4", "sized for a free Colab T4 (15 GB GPU, 12.7 GB RAM): at most 8 frames, 25 steps"),
+    "quick": Profile("quick", FAST_FRAMES, FAST_STEPS, "T4", f"a quick look: {FAST_FRAMES} frames, {FAST_STEPS} steps "
+                                                             f"(the test suite's fast mode, FZ_FAST=1)"),
+}
+
+
+def _positive(name: str, value, most: int | None = None) -> int | None:
+    """``value`` as a positive int (None stays None), or a ValueError naming the argument."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1 or (most and value > most):
+        bound = f" and at most {most}" if most else ""
+        raise ValueError(f"{name} must be a positive integer{bound}, got {value!r}")
+    return int(value)
+
+
+def resolve_profile(profile: str | None, fast: bool, sd: bool) -> Profile:
+    """The profile by name (argument, else ``$FATEZERO_LAB_PROFILE``); unnamed: ``quick`` in fast mode, else ``t4``
+    for sd mode on a card of at most 16 GiB or in Colab (or the stand-in), else ``paper``."""
+    name = profile if profile is not None else os.environ.get(PROFILE_ENV, "").strip().lower() or None
+    if name is not None:
+        if name not in PROFILES:
+            raise ValueError(f"profile must be one of {list(PROFILES)} (argument or ${PROFILE_ENV}), got {name!r}")
+        return PROFILES[name]
+    if fast:
+        return PROFILES["quick"]
+    return PROFILES["t4"] if sd and (in_colab() or _small_gpu()) else PROFILES["paper"]
+
+
+def _small_gpu() -> bool:
+    """True without CUDA (the stand-in) or on a card of at most 16 GiB (a T4's class)."""
+    import torch
+
+    return not torch.cuda.is_available() or torch.cuda.get_device_properties(0).total_memory <= 16 * 2**30
+
+
+def _estimate_gpu(profile: Profile) -> str:
+    """The card the estimates are printed for: the profile's, else the one present if the cost model knows it."""
+    from .cost import DEFAULT_GPU, GPU_TFLOPS
+
+    if profile.gpu is not None:
+        return profile.gpu
+    import torch
+
+    name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else ""
+    return next((g for g in GPU_TFLOPS if g in name), DEFAULT_GPU)
+
+
+def capped(own_frames: int, own_steps: int, profile: Profile, frames: int | None = None,
+           steps: int | None = None) -> tuple[int, int, str]:
+    """(frames, steps, note): the preset's own settings under the profile's caps, or ``frames``/``steps`` as given;
+    the note says what was capped ('' if nothing).
+
+    Hook for issue 30 item 4 (the data branch's presets function with ``max_frames``/``max_steps`` caps, returning
+    settings and a sentence): when it lands, SDLab.setup asks it instead.
+    """
+    notes = []
+    f, n = own_frames, own_steps
+    if frames is None and profile.max_frames is not None and own_frames > profile.max_frames:
+        f = profile.max_frames
+        notes.append(f"{own_frames} -> {f} frames")
+    if steps is None and profile.max_steps is not None and own_steps > profile.max_steps:
+        n = profile.max_steps
+        notes.append(f"{own_steps} -> {n} steps")
+    f, n = frames or f, steps or n
+    return f, n, (f"capped by the {profile.name!r} profile: {', '.join(notes)}" if notes else "")
 
 
 def in_colab() -> bool:
@@ -252,6 +341,8 @@ class Lab(abc.ABC):
     standin: bool = False  # sd mode on the tiny random-weight stand-in (tests, CI)
     preset: object = None  # presets.Preset of the default example (sd)
     why: str = ""  # how the mode was chosen
+    profile: Profile = PROFILES["paper"]  # frames/steps caps and the card of the printed estimates
+    capped: str = ""  # what the profile capped ('' if nothing)
     _clip_model: object = field(default=None, compare=False)
     _clip_error: str | None = field(default=None, compare=False)
     _default: Example | None = field(default=None, init=False, compare=False)
@@ -410,6 +501,23 @@ class Lab(abc.ABC):
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")[:80] or "edit"
         return write(self.out_dir / f"{stem}.mp4", frames, fps=fps)
 
+    def estimate(self, example: Example | None = None):
+        """The cost of inverting and editing ``example`` (default: this lab's) at this lab's frames and steps, on a
+        GPU (:mod:`fatezero_lab.cost`; the stand-in's own small figure under the stand-in): a ``cost.Estimate``."""
+        from . import cost
+
+        ex = example or self._default
+        f, h, w, _ = np.shape(ex.frames)
+        return (cost.estimate_invert(self.pipe, f, h, w, self.steps, "recompute", ex.temporal)
+                + cost.estimate_edit(self.pipe, f, h, w, self.steps, "recompute", ex.temporal,
+                                     reconstruction=not ex.config.use_inversion_attention))
+
+    def _cost_line(self) -> str:
+        from .cost import announcing
+
+        gpu = announcing() or _estimate_gpu(self.profile)
+        return f"invert + edit of this example {self.estimate().line(gpu)}; each sd-mode call prints its own"
+
     def __repr__(self) -> str:
         model, clip, truth = self._describe()
         lines = [f"Lab(mode={self.mode!r}{', stand-in' if self.standin else ''}{', fast' if self.fast else ''})",
@@ -419,6 +527,8 @@ class Lab(abc.ABC):
                  f"             -> {self.target_prompt!r}" + (f" (preset {self.preset.name!r})" if self.preset else ""),
                  f"  blend words:  {self.blend_words or NO_BLEND_WORDS}",
                  f"  steps:        {self.steps} DDIM steps",
+                 f"  profile:      {self.profile.name!r}: {self.profile.what}" + (f"; {self.capped}" if self.capped else ""),
+                 *([f"  cost:         {self._cost_line()}"] if self.mode == "sd" else []),
                  f"  ground truth: {truth}",
                  f"  chosen:       {self.why}",
                  f"  switch:       set {MODE_ENV}=toy or =sd before the setup cell (or fz.lab.setup('toy'))"]
@@ -434,13 +544,20 @@ class ToyLab(Lab):
     has_ground_truth: ClassVar[bool] = True
 
     @classmethod
-    def setup(cls, fast: bool = False, device=None, why: str = "") -> "ToyLab":
-        """The toy model (``load_pipeline("toy")``) at 8 frames and 50 steps (fast: 4 and 10)."""
+    def setup(cls, fast: bool = False, device=None, why: str = "", profile: Profile | None = None,
+              frames: int | None = None, steps: int | None = None) -> "ToyLab":
+        """The toy model (``load_pipeline("toy")``) at 8 frames and 50 steps (fast / the ``quick`` profile: 4 and
+        10; the ``t4`` profile sizes sd mode only); ``frames``/``steps`` replace them."""
+        from . import cost
         from .models import load_pipeline
 
+        profile = profile or PROFILES["quick" if fast else "paper"]
+        caps = PROFILES["paper"] if profile.name == "t4" else profile  # a GPU profile: the toy runs its own
+        frames, steps, note = capped(TOY_FRAMES, TOY_STEPS, caps, frames, steps)
         pipe = load_pipeline("toy", device=device)
-        frames, steps = (FAST_FRAMES, FAST_STEPS) if fast else (TOY_FRAMES, TOY_STEPS)
-        return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=fast, why=why)
+        cost.announce(None)  # the toy on a CPU: no GPU estimates
+        return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=profile.name == "quick",
+                   why=why, profile=profile, capped=note)
 
     def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
                 preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
@@ -512,14 +629,24 @@ class SDLab(Lab):
 
     @classmethod
     def setup(cls, preset: str = SD_PRESET, fast: bool = False, standin: bool = False, device=None,
-              why: str = "") -> "SDLab":
-        """The preset's model (the stand-in with ``standin``) at its frames and steps (fast: 4 and 10); the
-        preset's clip is fetched here (an offline machine fails now)."""
-        from . import presets
+              why: str = "", profile: Profile | None = None, frames: int | None = None,
+              steps: int | None = None) -> "SDLab":
+        """The preset's model (the stand-in with ``standin``) at its frames and steps under the profile's caps
+        (fast / ``quick``: 4 and 10; ``t4``: at most 8 and 25), or ``frames``/``steps`` as given; the preset's clip
+        is fetched here (an offline machine fails now). From here on each sd-mode call prints its cost estimate
+        (:mod:`fatezero_lab.cost`) on the profile's card."""
+        from . import cost, presets
         from .models import default_device, load_pipeline
 
         p = presets.load(preset)
         presets.check_clip(p)  # a preset whose clip fz.data cannot fetch: say so before any download
+        profile = profile or PROFILES["quick" if fast else "paper"]
+        if frames is not None and frames > p.n_frames:
+            raise ValueError(f"frames={frames}: preset {p.name!r} samples {p.n_frames} frames of its clip; ask for "
+                             f"at most {p.n_frames}")
+        # the preset's own settings under the profile's caps (issue 30 item 4: the presets' own function, when it
+        # lands on the data branch, replaces `capped` here)
+        frames, steps, note = capped(p.n_frames, p.steps, profile, frames, steps)
         if standin:
             import torch
 
@@ -527,9 +654,9 @@ class SDLab(Lab):
             pipe = standin_pipeline(dtype=torch.float16 if device == "cuda" else None).to(device)
         else:
             pipe = load_pipeline(p.model_id, device=device)
-        frames, steps = (FAST_FRAMES, FAST_STEPS) if fast else (p.n_frames, p.steps)
-        return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=fast, standin=standin,
-                   preset=p, why=why)
+        cost.announce(_estimate_gpu(profile))
+        return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=profile.name == "quick",
+                   standin=standin, preset=p, why=why, profile=profile, capped=note)
 
     def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
                 preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
@@ -617,7 +744,8 @@ LABS = {cls.mode: cls for cls in (ToyLab, SDLab)}  # mode -> class
 
 # -------------------------------------------------------------------------------------------------------------- setup
 def setup(mode: str | None = None, fast: bool | None = None, standin: bool | None = None, preset: str = SD_PRESET,
-          device: str | None = None, quiet: bool = False) -> Lab:
+          device: str | None = None, quiet: bool = False, profile: str | None = None, frames: int | None = None,
+          steps: int | None = None) -> Lab:
     """Pick the mode and build everything a notebook needs (see the module docstring): a :class:`ToyLab` or an
     :class:`SDLab`.
 
@@ -630,6 +758,11 @@ def setup(mode: str | None = None, fast: bool | None = None, standin: bool | Non
         device: where the pipeline goes (default: CUDA if present, else the CPU).
         quiet: print neither the Colab no-GPU note nor a fallback's reason (fz.data still prints the clip's licence
             the first time it is fetched in a session).
+        profile: "paper" (the preset's own frames and steps), "t4" (at most 8 frames and 25 steps: a free Colab T4)
+            or "quick" (4 frames, 10 steps); default ``$FATEZERO_LAB_PROFILE``, else "quick" in fast mode, "t4" for
+            sd mode in Colab or on a card of at most 16 GiB, else "paper" (:data:`PROFILES`). sd mode prints each
+            computing call's estimated time and memory on the profile's card before it runs (:mod:`fatezero_lab.cost`).
+        frames, steps: replace the profile's (positive integers; sd: at most the preset's frames).
     """
     asked = os.environ.get(MODE_ENV, "auto") if mode is None else mode
     asked = str(asked).strip().lower() or "auto"
@@ -637,24 +770,28 @@ def setup(mode: str | None = None, fast: bool | None = None, standin: bool | Non
         raise ValueError(f"mode must be one of {list(MODES)} (argument or ${MODE_ENV}), got {asked!r}")
     fast = os.environ.get(FAST_ENV) == "1" if fast is None else bool(fast)
     standin = _flag(STANDIN_ENV) if standin is None else bool(standin)
+    frames, steps = _positive("frames", frames), _positive("steps", steps, most=1000)
     say = (lambda *a: None) if quiet else print
+    sd = asked == "sd" or (asked == "auto" and (standin or _cuda()))
+    prof = resolve_profile(profile, fast, sd)  # checked before any download
+    toy = dict(profile=resolve_profile(profile, fast, False), frames=frames, steps=steps)
     if asked == "sd":
         why = f"asked for ({'argument' if mode is not None else '$' + MODE_ENV})"
-        return SDLab.setup(preset, fast, standin, device, why)
+        return SDLab.setup(preset, fast, standin, device, why, prof, frames, steps)
     if asked == "toy":
-        return ToyLab.setup(fast, device, f"asked for ({'argument' if mode is not None else '$' + MODE_ENV})")
-    if _cuda() or standin:
+        return ToyLab.setup(fast, device, f"asked for ({'argument' if mode is not None else '$' + MODE_ENV})", **toy)
+    if sd:
         why = "a CUDA GPU is present" if not standin else f"${STANDIN_ENV} is set (the tiny SD stand-in)"
         try:
-            return SDLab.setup(preset, fast, standin, device, f"auto: {why}")
+            return SDLab.setup(preset, fast, standin, device, f"auto: {why}", prof, frames, steps)
         except (OSError, ValueError, RuntimeError) as e:  # no weights, no clip, offline, no disk: run the toy, loudly
             say(f"Stable Diffusion mode could not start: {type(e).__name__}: {e}\n-> running the toy model instead "
                 f"(set {MODE_ENV}=sd to make this an error).")
-            return ToyLab.setup(fast, device, f"auto: sd failed ({type(e).__name__}), fell back to the toy")
+            return ToyLab.setup(fast, device, f"auto: sd failed ({type(e).__name__}), fell back to the toy", **toy)
     if in_colab():
         say(COLAB_NO_GPU)
     return ToyLab.setup(fast, device, "auto: no CUDA GPU" + (" (Colab: switch the runtime to a GPU for SD)"
-                                                              if in_colab() else ""))
+                                                              if in_colab() else ""), **toy)
 
 
 # ---------------------------------------------------------------------------------------------------------- stand-ins
@@ -747,5 +884,5 @@ def _load_clip(device):
     return load_clip(DEFAULT_CLIP, device=str(device))
 
 
-__all__ = ["CLIP_METRICS", "LABS", "MODES", "MODE_ENV", "OUT_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example",
-           "Lab", "SDLab", "ToyLab", "in_colab", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]
+__all__ = ["CLIP_METRICS", "LABS", "MODES", "MODE_ENV", "OUT_ENV", "PROFILES", "PROFILE_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example",
+           "Lab", "Profile", "SDLab", "ToyLab", "capped", "in_colab", "resolve_profile", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .models import FateZeroPipeline, as_pipeline
+from .cost import announced
 
 TRAINABLE_PATTERNS = (r"\.attn1\.to_q\.", r"\.attn2\.to_q\.")
 PREDICTION_TYPES = ("epsilon", "v_prediction", "sample")  # what denoising_target can train towards
@@ -146,6 +147,7 @@ def check_memory(pipe, frames: int, height: int, width: int, checkpointing: bool
                         size=f"for {frames} frames at {height}x{width}")
 
 
+@announced  # its cost estimate is printed first in sd mode (cost.py)
 def tune_on_clip(pipe, frames, prompt: str, steps: int = 300, lr: float = 1e-4, seed: int = 0, temporal=True,
                  progress: bool = True, copy_pipe: bool = True, gradient_checkpointing: bool | None = None):
     """Tune ``pipe`` one-shot on ``frames`` with ``prompt``; returns (tuned pipeline, TuneReport).

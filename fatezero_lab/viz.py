@@ -114,3 +114,13 @@ def bar_table(rows: dict[str, dict], metric: str, title: str = "", ylabel: str =
     ax.set_title(title or metric)
     fig.tight_layout()
     return fig
+
+
+def on_release(shown):
+    """Sliders of an ``ipywidgets.interact`` call (its return value, ``shown``) redraw when released, not at every
+    step of a drag (``continuous_update=False``): in sd mode a redraw may run a UNet pass (a ``recompute`` store's
+    attention), which a drag would queue dozens of. Returns ``shown``."""
+    for control in getattr(getattr(shown, "widget", None), "kwargs_widgets", []):
+        if "continuous_update" in control.trait_names():
+            control.continuous_update = False
+    return shown

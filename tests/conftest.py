@@ -18,6 +18,16 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def quiet_cost_estimates():
+    """fz.lab.setup in sd mode turns on the printed cost estimates (fatezero_lab.cost) for the process: off again
+    after each test, so no test's output depends on which ran before it."""
+    from fatezero_lab import cost
+
+    yield
+    cost.announce(None)
+
+
 @pytest.fixture(scope="session")
 def tiny_config():
     from fatezero_lab.toyworld.model import ToyModelConfig

@@ -32,7 +32,7 @@ def offline(monkeypatch, tmp_path):
         raise urllib.error.URLError("network is unreachable (test)")
 
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
-    for name in (fzlab.MODE_ENV, fzlab.STANDIN_ENV, fzlab.FAST_ENV):
+    for name in (fzlab.MODE_ENV, fzlab.STANDIN_ENV, fzlab.FAST_ENV, fzlab.PROFILE_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(fzlab.OUT_ENV, str(tmp_path / "out"))
     monkeypatch.setenv(data.CACHE_ENV, str(tmp_path / "empty_cache"))
@@ -316,3 +316,37 @@ def test_one_reading_of_a_variant_for_the_benchmark_and_the_lab(toy_lab, monkeyp
     assert by_name["FateZero without spatial-temporal"][0] is False
     assert fz.bench.variant_edit({"latent_blend": True}, ["circle"]) == (True, {"latent_blend": False,
                                                                               "blend_words": []})
+
+
+# --- profiles (issue 30 item 3) --------------------------------------------------------------------------------------
+def test_profiles_size_the_work_and_bad_values_are_refused(monkeypatch):
+    lab = fzlab.setup("toy", quiet=True, profile="quick")
+    assert (lab.frames, lab.steps, lab.fast, lab.profile.name) == (4, 10, True, "quick")
+    lab = fzlab.setup("toy", quiet=True, profile="t4")  # a GPU profile: the toy keeps its own 8 x 50
+    assert (lab.frames, lab.steps) == (8, 50) and "profile:      't4'" in repr(lab)
+    assert (fzlab.setup("toy", quiet=True, frames=3, steps=7).frames, fzlab.setup("toy", quiet=True, steps=7).steps) \
+        == (3, 7)
+    monkeypatch.setenv(fzlab.PROFILE_ENV, "quick")
+    assert fzlab.setup("toy", quiet=True).steps == 10
+    for kwargs, what in ((dict(profile="colab"), "profile must be one of"), (dict(frames=0), "frames must be"),
+                         (dict(steps=2.5), "steps must be"), (dict(steps=5000), "at most 1000")):
+        with pytest.raises(ValueError, match=what):
+            fzlab.setup("toy", quiet=True, **kwargs)
+    assert fzlab.capped(8, 50, fzlab.PROFILES["t4"]) == (8, 25, "capped by the 't4' profile: 50 -> 25 steps")
+    assert fzlab.capped(8, 10, fzlab.PROFILES["t4"]) == (8, 10, "")  # under the caps: the preset's own
+    assert fzlab.capped(8, 50, fzlab.PROFILES["t4"], steps=40)[1] == 40  # asked for: no cap
+
+
+def test_sd_profile_caps_the_preset_and_prints_estimates(teaser_cache, standin, monkeypatch, capsys):
+    monkeypatch.setattr(fzlab, "standin_pipeline", lambda dtype=None: standin)
+    lab = fzlab.setup("sd", standin=True, quiet=True)  # the stand-in counts as a small GPU: the t4 profile
+    assert (lab.profile.name, lab.frames, lab.steps) == ("t4", 8, 25) and "50 -> 25 steps" in lab.capped
+    assert "cost:" in repr(lab) and "on a T4" in repr(lab) and "estimate, unmeasured" in repr(lab)
+    with pytest.raises(ValueError, match="samples 8 frames"):
+        fzlab.setup("sd", standin=True, quiet=True, frames=9)
+    lab = fzlab.setup("sd", standin=True, quiet=True, profile="quick", steps=2)
+    assert (lab.frames, lab.steps) == (4, 2)
+    ex = lab.example()
+    capsys.readouterr()
+    fz.invert(lab.pipe, ex.frames, ex.source, steps=lab.steps, temporal=ex.temporal, progress=False)
+    assert "[cost] invert 4 frames × 2 steps" in capsys.readouterr().out

@@ -36,8 +36,10 @@ def test_notebook_rules(path):
             assert len("".join(c["source"]).splitlines()) <= 25, "code cells stay short"
     first = "".join(cells[0]["source"])
     assert first.startswith("# ") and "colab.research.google.com" in first and "What you will learn" in first
-    install = cells[1]
+    install, drive = cells[1], cells[2]
     assert "google.colab" in "".join(install["source"]) and "skip-execution" in install["metadata"].get("tags", [])
+    assert "capture_output=True" in "".join(install["source"]) and "check=True" not in "".join(install["source"])
+    assert "USE_DRIVE = False" in "".join(drive["source"]) and "skip-execution" in drive["metadata"].get("tags", [])
     if path.name[:2] >= "02":
         assert any("widgets." in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
@@ -50,7 +52,8 @@ def test_notebook_modes(path):
     nb = json.loads(path.read_text())
     assert nb["metadata"]["accelerator"] == "GPU" and nb["metadata"]["colab"]["gpuType"] == "T4"
     code = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
-    install, setup, rest = code[0], code[1], "\n".join(code[2:])
+    install, drive, setup, rest = code[0], code[1], code[2], "\n".join(code[3:])
+    assert all(k in drive for k in ("HF_HOME", "FATEZERO_LAB_CACHE", "FATEZERO_LAB_OUT", "google.colab"))
     assert "Change runtime type" in install and "torch.cuda.is_available()" in install
     assert "lab = fz.lab.setup()" in setup and "pipe, FRAMES, STEPS, FAST = lab.pipe" in setup
     assert "stable-diffusion" not in rest.lower() and "FRAMES, STEPS =" not in rest and "FZ_FAST" not in rest
