@@ -25,3 +25,15 @@ if [ -n "$EXTRAS" ]; then
 else
   $VPIP install --quiet -e .
 fi
+# The browser check (scripts/browser_check.py, run by scripts/test.sh) drives Debian's chromium through the playwright
+# package of the test extras (never playwright's own browser download). Installed here when missing and this user can
+# (root with apt-get); otherwise tests/test_browser.py skips and says why. A failed apt-get is reported, not fatal
+# here: that test then fails (chromium missing on a machine that could install it).
+if [[ ",$EXTRAS," == *",test,"* ]] && [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        chromium fonts-liberation >/dev/null; } || echo "apt-get install chromium failed: the browser check will fail" >&2
+  else
+    echo "chromium is not installed and cannot be here (needs root and apt-get): the browser check will be skipped" >&2
+  fi
+fi
