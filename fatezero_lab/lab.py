@@ -218,6 +218,45 @@ class Example:
             return "area (no true mask)", float(np.asarray(mask, bool).mean())
         return "IoU with the true mask", iou(mask, true)
 
+    def yardsticks(self, inversion, edited: np.ndarray | None = None, progress: bool = False) -> "Yardsticks":
+        """What this example's edit scores should be read against, from the inversion the notebook already has.
+
+        Three references, each scored like an edit (PSNR in dB to the source, over the whole frame and over the
+        background, and to the ground truth in toy mode):
+
+        - the autoencoder alone, D(E(x)): no latent method gets closer to the source (no UNet pass);
+        - the **reconstruction ceiling**: DDIM inversion then plain resampling with the source prompt (guidance 1,
+          :func:`fatezero_lab.reconstruct`; one sampling pass) — what the model itself can give back;
+        - the **identity edit**: :func:`fatezero_lab.edit` towards the *source* prompt with this example's knobs (one
+          edit pass; re-weighting and an alignment prompt dropped: there are no new words) — how much of the
+          background an edit that changes nothing keeps, and, against the ground truth, what changing nothing scores.
+
+        ``edited`` (frames of the edit, optional) adds the edit's own row. Background = outside the source's and the
+        truth's objects (toy); sd mode has no true mask, so its background column is the whole frame.
+        """
+        from .editing import edit
+        from .image_metrics import background_psnr, psnr
+        from .inversion import reconstruct, vae_roundtrip
+
+        pipe = self.lab.pipe
+        same = self.config.replace(reweight={}, alignment_prompt=None,
+                                   target_blend_words=[w for w in self.config.target_blend_words
+                                                       if w in self.source.split()])
+        frames = {"autoencoder D(E(x))": vae_roundtrip(pipe, self.frames),
+                  "reconstruction (invert, resample)": reconstruct(pipe, inversion, progress=progress),
+                  "identity edit (target = source)": edit(pipe, inversion, self.source, same, progress=progress).frames}
+        if edited is not None:
+            frames["this edit"] = np.asarray(edited)
+        union = None
+        if self.has_ground_truth:
+            union = np.concatenate([self.toy_clip.masks, self.truth.masks], axis=1).any(axis=1)  # (F, H, W)
+        rows = {}
+        for name, x in frames.items():
+            rows[name] = {"source": psnr(x, self.frames),
+                          "background": psnr(x, self.frames) if union is None else background_psnr(x, self.frames, union),
+                          "truth": psnr(x, self.truth.frames) if self.has_ground_truth else float("nan")}
+        return Yardsticks(mode=self.mode, rows=rows, frames=frames, steps=inversion.steps)
+
     def __repr__(self) -> str:
         f, h, w, _ = self.frames.shape
         if self.has_ground_truth:
@@ -228,6 +267,63 @@ class Example:
                     f"truth: scored with CLIP Tem-Con / Frame-Acc / CLIP-T")
         return (f"Example({self.mode}: {self.source!r} -> {self.target!r}, {f} frames at {h}x{w}, "
                 f"blend words {self.blend_words}, words {self.words})\n  {what}")
+
+
+@dataclass(repr=False)
+class Yardsticks:
+    """An edit's scores beside what the model alone gives (:meth:`Example.yardsticks`): tells "the method" from
+    "the model".
+
+    Read the background column top to bottom: autoencoder -> reconstruction is what inversion + sampling cost,
+    reconstruction -> identity edit what a guided edit pass with fusion costs when it should change nothing (the
+    model), identity edit -> this edit what the edit itself costs (the method). In toy mode the truth column compares
+    the edit with the identity edit (what changing nothing scores against the true edit) and with the reconstruction's
+    PSNR to the source (the model's ceiling: what it gives back of a clip it need not change).
+    """
+
+    mode: str  # "toy" or "sd"
+    rows: dict  # name -> {"source": dB whole frame, "background": dB outside the objects (sd: whole frame), "truth": dB}
+    frames: dict  # name -> (F, H, W, 3) frames of each row (for fz.viz.compare_clips)
+    steps: int  # DDIM steps of the inversion they share
+
+    IDENTITY: ClassVar[str] = "identity edit (target = source)"
+    RECONSTRUCTION: ClassVar[str] = "reconstruction (invert, resample)"
+
+    @property
+    def ceiling(self) -> float:
+        """The reconstruction's PSNR to the source (dB): what the model gives back of a clip it does not edit."""
+        return self.rows[self.RECONSTRUCTION]["source"]
+
+    @property
+    def identity_background(self) -> float:
+        """Background PSNR (dB) of the identity edit: what an edit that changes nothing keeps."""
+        return self.rows[self.IDENTITY]["background"]
+
+    def reading(self) -> str:
+        """One sentence on the edit's background between the yardsticks ('' without the edit's row)."""
+        if "this edit" not in self.rows:
+            return ""
+        e, i, r = (self.rows[k]["background"] for k in ("this edit", self.IDENTITY, self.RECONSTRUCTION))
+        where = "background" if self.mode == "toy" else "whole frame vs the source (no true mask in sd mode)"
+        text = (f"{where}: the edit keeps {e:.1f} dB, an edit that changes nothing {i:.1f} dB, the reconstruction "
+                f"{r:.1f} dB -> the method costs {i - e:+.1f} dB, the model's edit pass {r - i:+.1f} dB")
+        if self.mode == "toy":
+            t, floor = self.rows["this edit"]["truth"], self.rows[self.IDENTITY]["truth"]
+            text += (f"; to the ground truth: {t:.1f} dB (changing nothing scores {floor:.1f} dB; the model's "
+                     f"ceiling, its reconstruction of the source, {self.ceiling:.1f} dB)")
+        return text
+
+    def __repr__(self) -> str:
+        cols = ("source", "background", "truth") if self.mode == "toy" else ("source",)
+        heads = {"source": "vs source", "background": "background", "truth": "vs truth"}
+        lines = [f"Yardsticks ({self.mode}, {self.steps} steps, PSNR in dB; the edit's own inversion)",
+                 f"  {'':36s}" + "".join(f"{heads[c]:>12s}" for c in cols)]
+        for name, row in self.rows.items():
+            lines.append(f"  {name:36s}" + "".join(f"{row[c]:12.2f}" for c in cols))
+        if self.mode != "toy":
+            lines.append("  (sd: no ground truth and no true mask: every column is against the source, whole frame)")
+        reading = self.reading()
+        return "\n".join(lines + ([f"  {reading}"] if reading else []))
 
 
 # ---------------------------------------------------------------------------------------------------------------- lab
@@ -727,4 +823,4 @@ def _load_clip(device):
 
 
 __all__ = ["CLIP_METRICS", "LABS", "MODES", "MODE_ENV", "OUT_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example",
-           "Lab", "SDLab", "ToyLab", "in_colab", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]
+           "Lab", "SDLab", "ToyLab", "Yardsticks", "in_colab", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]
