@@ -303,7 +303,7 @@ def test_one_reading_of_a_variant_for_the_benchmark_and_the_lab(toy_lab, monkeyp
 # --- yardsticks: the model's own scores beside an edit's ----------------------------------------------------------------
 def test_yardsticks_score_the_model_alone_like_the_edit(toy_lab):
     """The identity edit is fz.edit towards the source prompt with the example's knobs; the edit's row is scored
-    exactly as ex.scores scores it (background outside both objects, PSNR to the truth)."""
+    exactly as ex.scores scores it (kept_psnr: outside both objects; PSNR to the truth)."""
     ex = toy_lab.example("a red circle on grass", "a blue circle on grass", blend_words=["circle"])
     inv = fz.invert(toy_lab.pipe, ex.frames, ex.source, steps=toy_lab.steps, temporal=ex.temporal, progress=False)
     out = fz.edit(toy_lab.pipe, inv, ex.target, ex.config, progress=False)
@@ -315,12 +315,14 @@ def test_yardsticks_score_the_model_alone_like_the_edit(toy_lab):
                                atol=1e-6)
     s = ex.scores(out.frames)
     assert ys.rows["this edit"]["truth"] == pytest.approx(s["psnr"])
-    assert ys.rows["this edit"]["background"] == pytest.approx(s["background_psnr"])
-    assert ys.identity_background == ys.rows[ys.IDENTITY]["background"] and ys.ceiling == ys.rows[ys.RECONSTRUCTION]["source"]
+    assert ys.rows["this edit"]["kept"] == pytest.approx(s["background_psnr"]) == pytest.approx(s["kept_psnr"])
+    assert ys.identity_kept == ys.rows[ys.IDENTITY]["kept"] and ys.ceiling == ys.rows[ys.RECONSTRUCTION]["source"]
     assert ys.rows["autoencoder D(E(x))"]["source"] > 25  # the toy VAE alone gives the clip back closely
     text = repr(ys)
     assert text.startswith("Yardsticks (toy, 3 steps") and "vs truth" in text and "the method costs" in text
-    assert f"{s['background_psnr']:.1f} dB" in ys.reading()
+    assert ys.has_ground_truth
+    assert f"keeps {s['kept_psnr']:.1f} dB" in ys.reading() and f"ground truth: {s['psnr']:.1f} dB" in ys.reading()
+    assert ys.beside(ex.psnr_row(ex.frames), "the source").startswith("where nothing should change: the source keeps")
     assert ex.yardsticks(inv).reading() == ""  # without the edit: the yardsticks alone
 
 
@@ -331,6 +333,6 @@ def test_yardsticks_in_sd_mode_drop_the_new_words_and_compare_with_the_source(sd
     assert ex.config.reweight  # the preset's eq_params: what the identity edit must drop
     inv = fz.invert(sd_lab.pipe, ex.frames, ex.source, steps=sd_lab.steps, temporal=ex.temporal, progress=False)
     ys = ex.yardsticks(inv, ex.frames)
-    assert all(np.isnan(r["truth"]) and r["background"] == r["source"] for r in ys.rows.values())
+    assert all(np.isnan(r["truth"]) and r["kept"] == r["source"] for r in ys.rows.values())
     assert ys.rows["this edit"]["source"] > 100  # the source itself: PSNR capped at 120 dB
-    assert "vs truth" not in repr(ys) and "no ground truth" in repr(ys)
+    assert "vs truth" not in repr(ys) and "no ground truth" in repr(ys) and not ys.has_ground_truth
