@@ -8,6 +8,13 @@
 The notebooks' header times are the toy mode's on the CPU (``--mode toy``, the default): every notebook is run with
 ``FATEZERO_LAB_MODE`` set, so a machine with a GPU does not silently time the other mode.
 
+The time reported is the **kernel's**: the sum over cells of the time from the kernel taking the cell (its
+``status: busy``) to its reply, from the timestamps the kernel puts on its messages (nbclient records them in each
+cell's ``metadata.execution``) — what a learner waits for, Run all. A client that sees a reply late (jupyter/nbclient#312:
+a kernel's reply sitting unseen in jupyter_client's asyncio zmq poll; on 2026-12-07 this script reported 323 s for
+notebook 00, whose header said 22 s) cannot inflate it: the wall clock is printed beside it, and a gap of more than
+``STALL_S`` is reported. The poll is also cut into 1 s slices, as in the test suite (``scripts/zmq_poll_slices.py``).
+
 Executed copies (with outputs) go to ``outputs/notebooks/`` — never back into ``notebooks/``, which stays
 output-free. Cells tagged ``skip-execution`` (the Colab install cell) are skipped, as nbmake does.
 """
@@ -29,16 +36,38 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import zmq_poll_slices  # noqa: E402,F401
 
+STALL_S = 10.0  # wall clock beyond the kernel's own time (and kernel start-up) that counts as a client stall
+
+
+def _when(stamp) -> float:
+    """A kernel message timestamp (ISO 8601 text or datetime) -> POSIX seconds."""
+    from datetime import datetime
+
+    return (stamp if isinstance(stamp, datetime) else datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+            ).timestamp()
+
+
+def kernel_seconds(nb) -> float:
+    """Sum over executed cells of (reply - busy), from the kernel's timestamps in ``metadata.execution``."""
+    total = 0.0
+    for cell in nb.cells:
+        ex = cell.get("metadata", {}).get("execution", {})
+        if "iopub.status.busy" in ex and "shell.execute_reply" in ex:
+            total += _when(ex["shell.execute_reply"]) - _when(ex["iopub.status.busy"])
+    return total
+
 
 def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int, mode: str = "toy",
-            standin: bool = False) -> tuple[float, str]:
+            standin: bool = False) -> tuple[float, float, str]:
+    """Execute one notebook -> (kernel seconds, wall seconds, status)."""
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if "skip-execution" not in c.get("metadata", {}).get("tags", [])]
     os.environ["FZ_FAST"] = "1" if fast else "0"
     os.environ["FATEZERO_LAB_MODE"] = mode  # the kernel inherits it: fz.lab.setup() runs this mode
     os.environ["FATEZERO_LAB_SD_STANDIN"] = "1" if standin else "0"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # as in the test suite: no hub lookups (and no retry waits)
-    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3", record_timing=True,
+                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
     t0 = time.perf_counter()
     status = "ok"
     try:
@@ -48,7 +77,11 @@ def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int, mod
 
         traceback.print_exc()
         status = f"FAILED: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
-    seconds = time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    seconds = kernel_seconds(nb)
+    if wall - seconds > STALL_S:
+        print(f"{path.name}: the client waited {wall - seconds:.0f} s beyond the kernel's {seconds:.0f} s of cells "
+              f"(kernel start-up, or a stall: jupyter/nbclient#312); the time reported is the kernel's", flush=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out_dir / path.name)
     if html:  # an HTML rendering to open in a browser, and each figure as a PNG to look at
@@ -66,7 +99,7 @@ def run_one(path: Path, out_dir: Path, fast: bool, html: bool, timeout: int, mod
         else:
             body, _ = HTMLExporter().from_notebook_node(nb)
             (out_dir / path.with_suffix(".html").name).write_text(body)
-    return seconds, status
+    return seconds, wall, status
 
 
 def main(argv=None) -> int:
@@ -85,17 +118,19 @@ def main(argv=None) -> int:
     if not paths:
         print("no notebooks matched", file=sys.stderr)
         return 2
-    rows, total, failed = [], 0.0, 0
+    rows, total, total_wall, failed = [], 0.0, 0.0, 0
     for p in paths:
-        seconds, status = run_one(p, Path(args.out), args.fast, args.html, args.timeout, args.mode, args.standin)
-        total += seconds
+        seconds, wall, status = run_one(p, Path(args.out), args.fast, args.html, args.timeout, args.mode,
+                                        args.standin)
+        total, total_wall = total + seconds, total_wall + wall
         failed += status != "ok"
-        rows.append(f"| {p.stem} | {seconds:.0f} | {status} |")
+        rows.append(f"| {p.stem} | {seconds:.0f} | {wall:.0f} | {status} |")
         print(rows[-1], flush=True)
     mode = ("fast (FZ_FAST=1)" if args.fast else "full") + f", {args.mode}" + (" stand-in" if args.standin else "")
-    print(f"\n# Notebooks, {mode} mode, {os.cpu_count()} CPU cores\n\n| notebook | seconds | status |\n|---|---|---|")
+    print(f"\n# Notebooks, {mode} mode, {os.cpu_count()} CPU cores\n\n"
+          "| notebook | seconds (kernel: the cells) | wall clock (with kernel start-up) | status |\n|---|---|---|---|")
     print("\n".join(rows))
-    print(f"| **total** | {total:.0f} | {failed} failed |")
+    print(f"| **total** | {total:.0f} | {total_wall:.0f} | {failed} failed |")
     return 1 if failed else 0
 
 

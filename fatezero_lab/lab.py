@@ -307,6 +307,56 @@ class Example:
             return "area (no true mask)", float(np.asarray(mask, bool).mean())
         return "IoU with the true mask", iou(mask, true)
 
+    def replace(self, **changes) -> "Example":
+        """A copy with some fields changed, e.g. ``ex.replace(config=ex.config.replace(reweight={"watercolor": 5}))``."""
+        return dataclasses.replace(self, **changes)
+
+    def yardsticks(self, inversion, edited: np.ndarray | None = None, pipe=None, progress: bool = False
+                   ) -> "Yardsticks":
+        """What this example's edit scores should be read against, from the inversion the notebook already has.
+
+        Three references, each scored like an edit (:meth:`psnr_row`: PSNR in dB to the source over the whole frame
+        and over what the edit should keep, and to the ground truth in toy mode):
+
+        - the autoencoder alone, D(E(x)): no latent method gets closer to the source (no UNet pass);
+        - the **reconstruction ceiling**: DDIM inversion then plain resampling with the source prompt (guidance 1,
+          :func:`fatezero_lab.reconstruct`; one sampling pass) — what the model itself can give back;
+        - the **identity edit**: :func:`fatezero_lab.edit` towards the *source* prompt with this example's knobs (one
+          edit pass; re-weighting and an alignment prompt dropped: there are no new words) — how much of the
+          background an edit that changes nothing keeps, and, against the ground truth, what changing nothing scores.
+
+        ``edited`` (frames of the edit, optional) adds the edit's own row; ``pipe`` is the model the inversion and
+        the edit ran on (default: the lab's; e.g. a model tuned on the clip). sd mode has no true mask, so its "kept"
+        column is the whole frame.
+        """
+        from .editing import edit
+        from .inversion import reconstruct, vae_roundtrip
+
+        pipe = self.lab.pipe if pipe is None else pipe
+        same = self.config.replace(reweight={}, alignment_prompt=None,
+                                   target_blend_words=[w for w in self.config.target_blend_words
+                                                       if w in self.source.split()])
+        frames = {"autoencoder D(E(x))": vae_roundtrip(pipe, self.frames),
+                  Yardsticks.RECONSTRUCTION: reconstruct(pipe, inversion, progress=progress),
+                  Yardsticks.IDENTITY: edit(pipe, inversion, self.source, same, progress=progress).frames}
+        if edited is not None:
+            frames["this edit"] = np.asarray(edited)
+        rows = {name: self.psnr_row(x) for name, x in frames.items()}
+        return Yardsticks(mode=self.mode, rows=rows, frames=frames, steps=inversion.steps)
+
+    def psnr_row(self, frames: np.ndarray) -> dict:
+        """PSNR (dB) of ``frames`` as :class:`Yardsticks` lists them: "source" (whole frame vs the source), "kept"
+        (vs the source where the edit should change nothing — toy: the ``kept_psnr`` of :meth:`scores`, outside the
+        source's and the truth's objects, or inside them for a background edit; sd: no true mask, the whole frame)
+        and "truth" (vs the ground truth; NaN in sd mode)."""
+        from .image_metrics import psnr
+
+        whole = psnr(frames, self.frames)
+        if not self.has_ground_truth:
+            return {"source": whole, "kept": whole, "truth": float("nan")}
+        s = self.scores(frames)
+        return {"source": whole, "kept": s["kept_psnr"], "truth": s["psnr"]}
+
     def __repr__(self) -> str:
         f, h, w, _ = self.frames.shape
         if self.has_ground_truth:
@@ -317,6 +367,77 @@ class Example:
                     f"truth: scored with CLIP Tem-Con / Frame-Acc / CLIP-T")
         return (f"Example({self.mode}: {self.source!r} -> {self.target!r}, {f} frames at {h}x{w}, "
                 f"blend words {self.blend_words}, words {self.words})\n  {what}")
+
+
+@dataclass(repr=False)
+class Yardsticks:
+    """An edit's scores beside what the model alone gives (:meth:`Example.yardsticks`): tells "the method" from
+    "the model".
+
+    Read the "kept" column (the background, or for a background edit the objects) top to bottom: autoencoder ->
+    reconstruction is what inversion + sampling cost, reconstruction -> identity edit what a guided edit pass with
+    fusion costs when it should change nothing (the model), identity edit -> this edit what the edit itself costs
+    (the method). In toy mode the truth column compares
+    the edit with the identity edit (what changing nothing scores against the true edit) and with the reconstruction's
+    PSNR to the source (the model's ceiling: what it gives back of a clip it need not change).
+    """
+
+    mode: str  # "toy" or "sd"
+    rows: dict  # name -> Example.psnr_row: {"source": dB whole frame, "kept": dB (sd: whole frame), "truth": dB}
+    frames: dict  # name -> (F, H, W, 3) frames of each row (for fz.viz.compare_clips)
+    steps: int  # DDIM steps of the inversion they share
+
+    IDENTITY: ClassVar[str] = "identity edit (target = source)"
+    RECONSTRUCTION: ClassVar[str] = "reconstruction (invert, resample)"
+
+    @property
+    def has_ground_truth(self) -> bool:
+        """True when the clip has an exact edited version (toy clips; not a real clip, nor your own clip in toy mode)."""
+        return not np.isnan(self.rows[self.IDENTITY]["truth"])
+
+    @property
+    def ceiling(self) -> float:
+        """The reconstruction's PSNR to the source (dB): what the model gives back of a clip it does not edit."""
+        return self.rows[self.RECONSTRUCTION]["source"]
+
+    @property
+    def identity_kept(self) -> float:
+        """PSNR (dB) of the identity edit where an edit should change nothing: what an edit that changes nothing
+        keeps."""
+        return self.rows[self.IDENTITY]["kept"]
+
+    def beside(self, row: dict, name: str = "the edit") -> str:
+        """One line: an edit's PSNR row (:meth:`Example.psnr_row` of any edit of the same clip and inversion) beside
+        the identity edit and the reconstruction."""
+        e, i, r = row["kept"], self.identity_kept, self.rows[self.RECONSTRUCTION]["kept"]
+        where = ("where nothing should change" if self.has_ground_truth else
+                 "whole frame vs the source (no true mask)")
+        text = (f"{where}: {name} keeps {e:.1f} dB, an edit that changes nothing {i:.1f} dB, the reconstruction "
+                f"{r:.1f} dB -> the method costs {i - e:+.1f} dB, the model's edit pass {r - i:+.1f} dB")
+        if self.has_ground_truth:
+            text += (f"; to the ground truth: {row['truth']:.1f} dB (changing nothing scores "
+                     f"{self.rows[self.IDENTITY]['truth']:.1f} dB; the model's ceiling, its reconstruction of the "
+                     f"source, {self.ceiling:.1f} dB)")
+        return text
+
+    def reading(self) -> str:
+        """:meth:`beside` for the edit's own row ('' without one)."""
+        return self.beside(self.rows["this edit"]) if "this edit" in self.rows else ""
+
+    def __repr__(self) -> str:
+        cols = ("source", "kept", "truth") if self.has_ground_truth else ("source",)
+        heads = {"source": "vs source", "kept": "kept", "truth": "vs truth"}
+        lines = [f"Yardsticks ({self.mode}, {self.steps} steps, PSNR in dB; the edit's own inversion)",
+                 f"  {'':36s}" + "".join(f"{heads[c]:>12s}" for c in cols)]
+        for name, row in self.rows.items():
+            lines.append(f"  {name:36s}" + "".join(f"{row[c]:12.2f}" for c in cols))
+        if self.has_ground_truth:
+            lines.append("  (kept: where the edit should change nothing — outside the objects, or inside them for a "
+                         "background edit)")
+        else:
+            lines.append("  (no ground truth and no true mask: PSNR to the source, whole frame)")
+        reading = self.reading()
+        return "\n".join(lines + ([f"  {reading}"] if reading else []))
 
 
 # ---------------------------------------------------------------------------------------------------------------- lab
@@ -884,5 +1005,7 @@ def _load_clip(device):
     return load_clip(DEFAULT_CLIP, device=str(device))
 
 
-__all__ = ["CLIP_METRICS", "LABS", "MODES", "MODE_ENV", "OUT_ENV", "PROFILES", "PROFILE_ENV", "SD_PRESET", "STANDIN_ENV", "TEASER_WORDS", "Example",
-           "Lab", "Profile", "SDLab", "ToyLab", "capped", "in_colab", "resolve_profile", "setup", "standin_pipeline", "standin_tokenizer", "tiny_clip"]
+__all__ = ["CLIP_METRICS", "LABS", "MODES", "MODE_ENV", "OUT_ENV", "PROFILES", "PROFILE_ENV", "SD_PRESET",
+           "STANDIN_ENV", "TEASER_WORDS", "Example", "Lab", "Profile", "SDLab", "ToyLab", "Yardsticks", "capped",
+           "in_colab", "learn_standin_tokenizer", "resolve_profile", "setup", "standin_pipeline", "standin_tokenizer",
+           "tiny_clip"]

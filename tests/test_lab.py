@@ -350,3 +350,41 @@ def test_sd_profile_caps_the_preset_and_prints_estimates(teaser_cache, standin, 
     capsys.readouterr()
     fz.invert(lab.pipe, ex.frames, ex.source, steps=lab.steps, temporal=ex.temporal, progress=False)
     assert "[cost] invert 4 frames × 2 steps" in capsys.readouterr().out
+
+
+# --- yardsticks: the model's own scores beside an edit's ----------------------------------------------------------------
+def test_yardsticks_score_the_model_alone_like_the_edit(toy_lab):
+    """The identity edit is fz.edit towards the source prompt with the example's knobs; the edit's row is scored
+    exactly as ex.scores scores it (kept_psnr: outside both objects; PSNR to the truth)."""
+    ex = toy_lab.example("a red circle on grass", "a blue circle on grass", blend_words=["circle"])
+    inv = fz.invert(toy_lab.pipe, ex.frames, ex.source, steps=toy_lab.steps, temporal=ex.temporal, progress=False)
+    out = fz.edit(toy_lab.pipe, inv, ex.target, ex.config, progress=False)
+    ys = ex.yardsticks(inv, out.frames)
+    assert list(ys.rows) == ["autoencoder D(E(x))", ys.RECONSTRUCTION, ys.IDENTITY, "this edit"]
+    same = fz.edit(toy_lab.pipe, inv, ex.source, ex.config, progress=False).frames
+    np.testing.assert_allclose(ys.frames[ys.IDENTITY], same, atol=1e-6)
+    np.testing.assert_allclose(ys.frames[ys.RECONSTRUCTION], fz.reconstruct(toy_lab.pipe, inv, progress=False),
+                               atol=1e-6)
+    s = ex.scores(out.frames)
+    assert ys.rows["this edit"]["truth"] == pytest.approx(s["psnr"])
+    assert ys.rows["this edit"]["kept"] == pytest.approx(s["background_psnr"]) == pytest.approx(s["kept_psnr"])
+    assert ys.identity_kept == ys.rows[ys.IDENTITY]["kept"] and ys.ceiling == ys.rows[ys.RECONSTRUCTION]["source"]
+    assert ys.rows["autoencoder D(E(x))"]["source"] > 25  # the toy VAE alone gives the clip back closely
+    text = repr(ys)
+    assert text.startswith("Yardsticks (toy, 3 steps") and "vs truth" in text and "the method costs" in text
+    assert ys.has_ground_truth
+    assert f"keeps {s['kept_psnr']:.1f} dB" in ys.reading() and f"ground truth: {s['psnr']:.1f} dB" in ys.reading()
+    assert ys.beside(ex.psnr_row(ex.frames), "the source").startswith("where nothing should change: the source keeps")
+    assert ex.yardsticks(inv).reading() == ""  # without the edit: the yardsticks alone
+
+
+def test_yardsticks_in_sd_mode_drop_the_new_words_and_compare_with_the_source(sd_lab):
+    """jeep_watercolor re-weights 'watercolor', a word the source prompt lacks: the identity edit drops it (no
+    error); with no ground truth and no true mask every column is against the source, whole frame."""
+    ex = sd_lab.example()
+    assert ex.config.reweight  # the preset's eq_params: what the identity edit must drop
+    inv = fz.invert(sd_lab.pipe, ex.frames, ex.source, steps=sd_lab.steps, temporal=ex.temporal, progress=False)
+    ys = ex.yardsticks(inv, ex.frames)
+    assert all(np.isnan(r["truth"]) and r["kept"] == r["source"] for r in ys.rows.values())
+    assert ys.rows["this edit"]["source"] > 100  # the source itself: PSNR capped at 120 dB
+    assert "vs truth" not in repr(ys) and "no ground truth" in repr(ys) and not ys.has_ground_truth
