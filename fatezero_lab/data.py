@@ -1,7 +1,7 @@
 """Real sample clips: a small manifest (``fatezero_lab/clips.json``, linked from ``data/clips.json``) and a download-and-cache helper.
 
 >>> from fatezero_lab import data
->>> data.list_clips()
+>>> data.list_clips()[:6]
 ['car-turn', 'blackswan', 'car-turn-davis', 'bear', 'flamingo', 'mallard-water']
 >>> data.clip_info("car-turn")["source_prompt"]
 'a silver jeep driving down a curvy road in the countryside'
@@ -10,8 +10,13 @@
 ``car-turn`` is the paper's teaser: the 8 frames the FateZero authors ship in their public repository
 (ChenyangQiQi/FateZero at commit 9b6cb7b, ``data/teaser_car-turn/0000N.png``, MIT), fetched file by file and checked
 against the SHA-256 and size the manifest lists. The other clips are DAVIS 2017 sequences, extracted from the
-DAVIS archive (one download serves all of them). Each clip's licence is printed the first time it is fetched in a
-session (``quiet=True`` silences it; :func:`licence` returns it).
+DAVIS archive (one download serves all of them). Then come the clips of the paper's examples (every preset's
+``clip``): the authors' own copies from their repository at commit a124cbe (file by file, SHA-256 each), and
+``man_skate`` from their release archive ``shape.zip``, which has no published checksum: its SHA-256 and size are
+recorded at the first download (:func:`recorded_checksum`), printed, and a later download must match them. Each
+clip's licence is printed the first time it is fetched in a session (``quiet=True`` silences it; :func:`licence`
+returns it). :func:`fetch_result` gets the authors' published result GIF of a preset the same way (pinned commit,
+SHA-256).
 
 ``fetch`` downloads a clip once, keeps it in a cache folder and returns frames prepared by
 :func:`fatezero_lab.video.prepare` (consecutive frames from the manifest's start by default, the paper's
@@ -45,6 +50,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from . import video
@@ -120,9 +126,15 @@ def licence(name: str) -> str:
     return "\n".join(lines)
 
 
-def _show_licence(name: str, quiet: bool) -> None:
+def _show_licence(name: str, quiet: bool, cache=None) -> None:
     if not quiet and name not in _SHOWN_LICENCES:
-        print(licence(name))
+        text = licence(name)
+        info = clip_info(name)
+        if not info.get("files") and not info.get("sha256") and info.get("url"):  # an archive with no checksum
+            rec = recorded_checksum(info["url"], cache)
+            text += (f"\n  checksum: none published; SHA-256 {rec['sha256']} ({rec['bytes']:,} bytes) recorded at "
+                     f"the first download" if rec else "\n  checksum: none published, none recorded (placed by hand)")
+        print(text)
         _SHOWN_LICENCES.add(name)
 
 
@@ -202,7 +214,7 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None, n_frames: int |
     if problems:
         raise ClipDownloadError(f"the cached clip {name!r} does not match the manifest:\n  " + "\n  ".join(problems)
                                 + f"\nDelete {folder} and call fetch({name!r}) again to download it afresh.")
-    _show_licence(name, quiet)
+    _show_licence(name, quiet, cache_dir)
     source = _clip_source(folder)
     try:
         frames = video.prepare(source, n_frames=n_frames, size=size, start=start, stride=stride, fit=fit,
@@ -212,6 +224,57 @@ def fetch(name: str, cache_dir: str | os.PathLike | None = None, n_frames: int |
     if frames.fps is None and info.get("fps"):  # a folder of frames: the manifest may know the rate
         frames.source_fps, frames.fps = float(info["fps"]), float(info["fps"]) / stride
     return frames
+
+
+# ------------------------------------------------------------------------------------------------ the paper's results
+RESULT_PARTS = ("result", "source", "both")
+
+
+def list_results() -> list[str]:
+    """The presets whose published result (the authors' GIF) the manifest lists, in manifest order."""
+    return [r["preset"] for r in load_manifest().get("results", [])]
+
+
+def result_info(preset: str) -> dict:
+    """The manifest entry of preset ``preset``'s published result: url, repository, commit, path, sha256, bytes,
+    layout (``source | edit``: the GIF shows the source clip and the authors' edit side by side), licence."""
+    results = {r["preset"]: r for r in load_manifest().get("results", [])}
+    if preset not in results:
+        raise KeyError(f"no published result is listed for preset {preset!r}; the manifest lists the authors' GIF of: "
+                       f"{', '.join(results) or 'none'}")
+    return json.loads(json.dumps(results[preset]))
+
+
+def fetch_result(preset: str, cache_dir: str | os.PathLike | None = None, part: str = "result",
+                 quiet: bool = False) -> video.Frames:
+    """The authors' published result of ``preset``, as ``(F, h, w, 3)`` float32 frames in [0, 1].
+
+    Their GIF (``docs/gif_results/...`` of their repository at a pinned commit) is downloaded once into
+    ``<cache>/_downloads/`` and checked against the manifest's size and SHA-256, like a clip's files. Each GIF shows
+    the source clip (left half) beside their edit (right half): ``part`` picks ``"result"`` (the edit),
+    ``"source"`` or ``"both"``. The GIFs are compressed previews (256x256 per half for most), not the full-size
+    output. Their licence is printed the first time one is fetched in a session, unless ``quiet``.
+    """
+    if part not in RESULT_PARTS:
+        raise ValueError(f"part must be one of {list(RESULT_PARTS)}, got {part!r}")
+    info = result_info(preset)
+    dest = download_path(info["url"], cache_dir)
+    if dest.is_file() and _file_problem(dest, info.get("bytes"), info.get("sha256")):
+        dest.unlink()  # damaged since it was verified: fetch it again
+    if not dest.is_file():
+        _download(info["url"], dest, preset, {**info, "name": preset}, cache_dir, size=info.get("bytes"),
+                  sha256=info.get("sha256"))
+    key = "result:" + info["path"]
+    if not quiet and key not in _SHOWN_LICENCES:
+        print(f"the paper's result for preset {preset!r}: {info['repository']} at commit {info['commit'][:7]}, "
+              f"{info['path']}\n  licence: {info['licence']}" + (f"\n  note: {info['note']}" if info.get("note") else ""))
+        _SHOWN_LICENCES.add(key)
+    frames = video.read(dest)  # (F, H, W, 3): source | edit
+    w = frames.shape[2]
+    if part == "both":
+        return frames
+    half = frames[:, :, w // 2:] if part == "result" else frames[:, :, : w // 2]  # (F, H, W/2, 3)
+    return video.Frames(np.ascontiguousarray(half), frames.fps, frames.source_fps)
 
 
 def _clip_source(folder: Path) -> Path:
@@ -270,7 +333,12 @@ def _download_clip(info: dict, cache: str | os.PathLike | None) -> Path:
         raise ClipDownloadError(f"{str(final)!r} exists but holds no frames or video; remove it and call fetch again")
     archive = download_path(url, cache)
     if not archive.exists():
-        _download(url, archive, name, info, cache, size=info.get("bytes"), sha256=info.get("sha256"))
+        published = info.get("sha256")
+        recorded = recorded_checksum(url, cache)  # from an earlier first download, if its record was kept
+        _download(url, archive, name, info, cache, size=info.get("bytes") or (recorded or {}).get("bytes"),
+                  sha256=published or (recorded or {}).get("sha256"))
+        if not published and not recorded:
+            _record_checksum(archive, url, name)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=final.parent))
     try:
@@ -284,6 +352,32 @@ def _download_clip(info: dict, cache: str | os.PathLike | None) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def checksum_record_path(url: str, cache: str | os.PathLike | None = None) -> Path:
+    """Where the SHA-256 of an archive without a published checksum is recorded at its first download."""
+    return download_path(url, cache).with_name(download_path(url, cache).name + ".sha256.json")
+
+
+def recorded_checksum(url: str, cache: str | os.PathLike | None = None) -> dict | None:
+    """``{"url", "sha256", "bytes"}`` recorded at the first download of ``url`` (an archive the manifest gives no
+    checksum for, such as the authors' ``shape.zip``), or None if it was never downloaded into this cache. A later
+    download of the same URL must match it."""
+    path = checksum_record_path(url, cache)
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text(encoding="utf-8"))
+    return record if record.get("url") == url and re.fullmatch(r"[0-9a-f]{64}", record.get("sha256", "")) else None
+
+
+def _record_checksum(archive: Path, url: str, name: str) -> None:
+    """Trust on first use: record (and print) the SHA-256 and size of a download the manifest has no checksum for."""
+    record = {"url": url, "sha256": _sha256(archive), "bytes": archive.stat().st_size}
+    path = archive.with_name(archive.name + ".sha256.json")  # = checksum_record_path(url, cache)
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"clip {name!r}: {archive.name} ({record['bytes']:,} bytes) has no published checksum; its SHA-256, "
+          f"recorded at this first download, is {record['sha256']} (kept in {path}: a later download of it must "
+          f"match; compare it with another machine's to be sure both got the same file)")
 
 
 def _write_source(folder: Path, info: dict) -> None:

@@ -39,6 +39,11 @@ either mode (the default under ``$FZ_FAST=1``, the test suite). ``frames=``/``st
 mode every computing call (``invert``, ``edit``, ``reconstruct``, ``sample``, ``tune_on_clip``) first prints its
 estimated time, GPU and host memory on the profile's card (:mod:`fatezero_lab.cost`: estimates until measured).
 
+In sd mode every preset runs at its own frames, sampling, steps and tuning (the authors' config:
+:func:`fatezero_lab.presets.run_settings`; e.g. ``train_shinkai`` 32 frames, ``swan_duck`` 30 steps and 150 tuning
+steps), lowered to the profile's caps (``quick`` also caps tuning at 20 steps), and the example's ``note`` says what a
+cap lowered; ``Example.steps`` / ``Example.tuning`` are what to run it at.
+
 The stand-in (tests, CI)
 ------------------------
 ``$FATEZERO_LAB_SD_STANDIN=1`` makes ``sd`` mode load :func:`standin_pipeline` instead of the download: a real
@@ -73,7 +78,7 @@ SD_PRESET = "jeep_watercolor"  # the paper's teaser edit: the default example of
 TEASER_WORDS = ("jeep", "road")  # words of the teaser's source prompt the notebooks look at (object, background)
 TOY_EXAMPLE = {"caption": "a red circle on grass", "target": "a blue circle on grass", "blend_words": ("circle",)}
 PROFILE_ENV = "FATEZERO_LAB_PROFILE"  # "paper", "t4" or "quick": frames and steps (and the card estimates are for)
-FAST_FRAMES, FAST_STEPS = 4, 10
+FAST_FRAMES, FAST_STEPS, FAST_TUNING_STEPS = 4, 10, 20
 TOY_FRAMES, TOY_STEPS = 8, 50
 CLIP_METRICS = ("tem_con", "frame_acc", "clip_t")
 # The stand-in (models.SD_V1_TENTH): SD v1's UNet widths (320, 640, 1280, 1280) divided by 10, at 128 px (16² latents).
@@ -154,11 +159,9 @@ def _estimate_gpu(profile: Profile) -> str:
 
 def capped(own_frames: int, own_steps: int, profile: Profile, frames: int | None = None,
            steps: int | None = None) -> tuple[int, int, str]:
-    """(frames, steps, note): the preset's own settings under the profile's caps, or ``frames``/``steps`` as given;
-    the note says what was capped ('' if nothing).
-
-    Hook for issue 30 item 4 (the data branch's presets function with ``max_frames``/``max_steps`` caps, returning
-    settings and a sentence): when it lands, SDLab.setup asks it instead.
+    """(frames, steps, note): the toy's own frames and steps under the profile's caps, or ``frames``/``steps`` as
+    given; the note says what was capped ('' if nothing). (sd mode asks the presets' own
+    :func:`fatezero_lab.presets.run_settings`, which also knows their sampling and tuning.)
     """
     notes = []
     f, n = own_frames, own_steps
@@ -213,6 +216,9 @@ class Example:
     truth: object = None  # toyworld.Clip (toy): the exact ground-truth edit
     preset: object = None  # presets.Preset (sd)
     lab: object = field(default=None, compare=False)  # the Lab (CLIP metrics)
+    steps: int | None = None  # DDIM steps to run it at: the preset's own (sd, capped by the lab), the lab's (toy)
+    tuning: dict = field(default_factory=dict)  # tune_on_clip's steps and lr (sd: the preset's own, capped; else the lab's)
+    note: str = ""  # what the lab's caps lowered ("" when the preset runs at its own settings)
 
     @property
     def has_ground_truth(self) -> bool:
@@ -365,8 +371,10 @@ class Example:
             p = self.preset
             what = (f"the paper's clip {p.clip!r} with preset {p.name!r} ({p.kind}: {p.description}); no ground "
                     f"truth: scored with CLIP Tem-Con / Frame-Acc / CLIP-T")
-        return (f"Example({self.mode}: {self.source!r} -> {self.target!r}, {f} frames at {h}x{w}, "
-                f"blend words {self.blend_words}, words {self.words})\n  {what}")
+        steps = f", {self.steps} steps" if self.steps else ""
+        return (f"Example({self.mode}: {self.source!r} -> {self.target!r}, {f} frames at {h}x{w}{steps}, "
+                f"blend words {self.blend_words}, words {self.words})\n  {what}"
+                + (f"\n  capped: {self.note}" if self.note else ""))
 
 
 @dataclass(repr=False)
@@ -496,7 +504,8 @@ class Lab(abc.ABC):
     @abc.abstractmethod
     def gallery_info(self, choice: str) -> dict:
         """The prompts and knobs of a gallery choice, without loading its clip: ``source``, ``target``,
-        ``blend_words``, ``needs_tuning`` (a shape preset) and ``description``."""
+        ``blend_words``, ``needs_tuning`` (a shape preset) and ``description`` (sd mode also: the preset's
+        ``frames``, ``steps`` and the ``note`` saying what a cap lowered)."""
 
     @abc.abstractmethod
     def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
@@ -697,12 +706,12 @@ class ToyLab(Lab):
                      size=self.size)
         return Example(frames=c.frames, source=caption, target=target, config=FateZeroConfig(blend_words=blend),
                        temporal=True, words=list(words or blend or caption.split()[2:3]), mode="toy",
-                       toy_clip=c, truth=c.edited(target), lab=self)
+                       toy_clip=c, truth=c.edited(target), lab=self, steps=self.steps, tuning=self.tuning)
 
     @property
     def tuning(self) -> dict:
         """The toy's 300 tuning steps (20 in fast mode)."""
-        return {"steps": 20 if self.fast else 300}
+        return {"steps": FAST_TUNING_STEPS if self.fast else 300}
 
     def gallery_choices(self) -> list[str]:
         """The toy benchmark's edits (the presets' words are not in the toy model's vocabulary)."""
@@ -747,27 +756,39 @@ class SDLab(Lab):
 
     mode: ClassVar[str] = "sd"
     has_ground_truth: ClassVar[bool] = False
+    # caps on every preset's own settings (presets.run_settings): None = the preset's own value
+    max_frames: int | None = None  # frames per clip (fast: 4)
+    max_steps: int | None = None  # DDIM steps (fast: 10)
+    max_tuning_steps: int | None = None  # one-shot tuning steps (fast: 20)
+    caps_why: str = ""  # who set the caps, named when one lowers a preset's setting (e.g. "fast mode")
 
     @classmethod
     def setup(cls, preset: str = SD_PRESET, fast: bool = False, standin: bool = False, device=None,
               why: str = "", profile: Profile | None = None, frames: int | None = None,
-              steps: int | None = None) -> "SDLab":
-        """The preset's model (the stand-in with ``standin``) at its frames and steps under the profile's caps
-        (fast / ``quick``: 4 and 10; ``t4``: at most 8 and 25), or ``frames``/``steps`` as given; the preset's clip
-        is fetched here (an offline machine fails now). From here on each sd-mode call prints its cost estimate
-        (:mod:`fatezero_lab.cost`) on the profile's card."""
+              steps: int | None = None, max_frames: int | None = None, max_steps: int | None = None,
+              max_tuning_steps: int | None = None, caps_why: str = "") -> "SDLab":
+        """The preset's model (the stand-in with ``standin``) at the preset's own frames, steps and tuning
+        (:func:`fatezero_lab.presets.run_settings`) under the profile's caps (fast / ``quick``: 4 frames, 10 steps, 20
+        tuning steps; ``t4``: at most 8 frames and 25 steps) or the ``max_*`` caps given, or ``frames``/``steps`` as
+        given; the preset's clip is fetched here (an offline machine fails now). From here on each sd-mode call prints
+        its cost estimate (:mod:`fatezero_lab.cost`) on the profile's card."""
         from . import cost, presets
         from .models import default_device, load_pipeline
 
         p = presets.load(preset)
         presets.check_clip(p)  # a preset whose clip fz.data cannot fetch: say so before any download
         profile = profile or PROFILES["quick" if fast else "paper"]
-        if frames is not None and frames > p.n_frames:
+        if frames is not None and 0 < p.n_frames < frames:
             raise ValueError(f"frames={frames}: preset {p.name!r} samples {p.n_frames} frames of its clip; ask for "
                              f"at most {p.n_frames}")
-        # the preset's own settings under the profile's caps (issue 30 item 4: the presets' own function, when it
-        # lands on the data branch, replaces `capped` here)
-        frames, steps, note = capped(p.n_frames, p.steps, profile, frames, steps)
+        # the caps: the ones given, else the profile's (quick also caps one-shot tuning)
+        max_frames = max_frames if max_frames is not None else profile.max_frames
+        max_steps = max_steps if max_steps is not None else profile.max_steps
+        if max_tuning_steps is None and profile.name == "quick":
+            max_tuning_steps = FAST_TUNING_STEPS
+        caps_why = caps_why or f"the {profile.name!r} profile"
+        s = presets.run_settings(p, max_frames, max_steps, max_tuning_steps, caps_why)
+        frames, steps = frames or s.frames, steps or s.steps
         if standin:
             import torch
 
@@ -777,7 +798,15 @@ class SDLab(Lab):
             pipe = load_pipeline(p.model_id, device=device)
         cost.announce(_estimate_gpu(profile))
         return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=profile.name == "quick",
-                   standin=standin, preset=p, why=why, profile=profile, capped=note)
+                   standin=standin, preset=p, why=why, profile=profile, capped=s.note, max_frames=max_frames,
+                   max_steps=max_steps, max_tuning_steps=max_tuning_steps, caps_why=caps_why)
+
+    def settings(self, preset: str):
+        """:func:`fatezero_lab.presets.run_settings` of ``preset`` under this lab's caps: its own frames, sampling,
+        steps and tuning, lowered to the caps, with a note saying what was capped."""
+        from . import presets
+
+        return presets.run_settings(preset, self.max_frames, self.max_steps, self.max_tuning_steps, self.caps_why)
 
     def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
                 preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
@@ -791,27 +820,33 @@ class SDLab(Lab):
         from . import presets
 
         p = presets.load(name)
-        same_clip = self._default is not None and (p.clip, p.start_sample_frame, p.sampling_rate) == (
-            self.preset.clip, self.preset.start_sample_frame, self.preset.sampling_rate)
-        frames = self._default.frames if same_clip else p.load_clip(n_frames=self.frames, size=self.size)
+        n = self.settings(name).frames
+        same_clip = self._default is not None and (p.clip, p.start_sample_frame, p.sampling_rate, n) == (
+            self.preset.clip, self.preset.start_sample_frame, self.preset.sampling_rate, len(self._default.frames))
+        frames = self._default.frames if same_clip else p.load_clip(n_frames=n, size=self.size)
         return self._preset_example_for(p, frames)
 
     def _preset_example_for(self, p, frames) -> Example:
-        """Preset ``p``'s edit of ``frames``."""
+        """Preset ``p``'s edit of ``frames``, at the preset's own steps and tuning under this lab's caps (the note,
+        printed here, says what a cap lowered)."""
         temporal = p.temporal
         if self.standin and temporal.min_channels:  # the preset's channel floor, at the stand-in's widths
             temporal = dataclasses.replace(temporal, min_channels=temporal.min_channels * STANDIN_WIDTHS[0] // SD_WIDTH)
         words = list(TEASER_WORDS) if p.clip == "car-turn" else (list(p.config.blend_words) or p.source_prompt.split()[2:3])
+        s = self.settings(p.name)
+        if s.note:
+            print(s.note)
         return Example(frames=frames, source=p.source_prompt, target=p.target_prompt, config=p.config,
-                       temporal=temporal, words=words, mode="sd", preset=p, lab=self)
+                       temporal=temporal, words=words, mode="sd", preset=p, lab=self, steps=s.steps,
+                       tuning=s.tuning or self.tuning, note=s.note)  # no tuning of its own: the lesson's
 
     @property
     def tuning(self) -> dict:
-        """The shape preset's tuning steps and learning rate (20 steps in fast mode)."""
-        from . import presets
-
-        t = presets.load("jeep_posche").tuning
-        return {"steps": 20 if self.fast else t.steps, "lr": t.lr}
+        """The shape lesson's tuning: the default preset's if it is a shape preset, else ``jeep_posche``'s (the
+        teaser's shape edit) — steps and learning rate of the authors' tune config, under this lab's caps (fast: 20
+        steps). A gallery example carries its own preset's (``Example.tuning``)."""
+        name = self.preset.name if self.preset is not None and self.preset.needs_tuning else "jeep_posche"
+        return self.settings(name).tuning
 
     def gallery_choices(self) -> list[str]:
         """Every preset of the paper."""
@@ -824,9 +859,12 @@ class SDLab(Lab):
 
         self._check_choice(choice)
         p = presets.load(choice)
-        clip = f"clip {p.clip!r}" if p.clip else "the authors' own clip: upload it or use one of yours"
+        s = self.settings(choice)
+        run = f"{s.frames} frames, {s.steps} DDIM steps" + (f", {s.tuning_steps} tuning steps" if s.tuning else "")
         return {"source": p.source_prompt, "target": p.target_prompt, "blend_words": list(p.config.blend_words),
-                "needs_tuning": p.needs_tuning, "description": f"[{p.kind}] {p.description}; {clip}"}
+                "needs_tuning": p.needs_tuning, "steps": s.steps, "frames": s.frames, "note": s.note,
+                "description": f"[{p.kind}] {p.description}; clip {p.clip!r}; {run}"
+                               + (f" ({s.note})" if s.note else "")}
 
     def gallery_example(self, choice: str, source: str | None = None, target: str | None = None, blend_words=None,
                         video=None, start: int = 0, stride: int = 1) -> Example:
@@ -837,7 +875,8 @@ class SDLab(Lab):
         if video is None:
             ex = self._preset_example(choice)
         else:
-            frames = fzvideo.prepare(video, n_frames=self.frames, size=self.size, start=start, stride=stride)
+            n = max(self.settings(choice).frames, 1)  # the preset's frame count (capped) from your clip
+            frames = fzvideo.prepare(video, n_frames=n, size=self.size, start=start, stride=stride)
             ex = self._preset_example_for(presets.load(choice), frames)
         src, tgt = source or ex.source, target or ex.target
         cfg = ex.config
@@ -856,7 +895,7 @@ class SDLab(Lab):
         dtype = str(self.pipe.unet.dtype).replace("torch.", "")
         model = (f"the SD stand-in: SD v1's layout, tiny, random weights, on {self.device} (tests/CI: its frames "
                  f"are noise)" if self.standin else f"{self.pipe.name} on {self.device} ({dtype})")
-        return (model, f"{self.preset.clip!r} (the paper's teaser, fz.data.fetch)",
+        return (model, f"{self.preset.clip!r} (the authors' clip of preset {self.preset.name!r}, fz.data.fetch)",
                 "no: a real clip; scores are the paper's CLIP Tem-Con / Frame-Acc / CLIP-T")
 
 

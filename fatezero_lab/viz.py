@@ -35,6 +35,33 @@ def compare_clips(clips: dict[str, np.ndarray], title: str = "", max_frames: int
     return fig
 
 
+def paper_vs_yours(example, yours: np.ndarray, max_frames: int = 8, cache_dir=None, quiet: bool = False):
+    """"The paper's result / yours": the source clip, the authors' published result of the example's preset (their
+    GIF, :func:`fatezero_lab.data.fetch_result`) and your edit, one row each; returns the figure, or None.
+
+    ``example`` is a :class:`fatezero_lab.lab.Example` (sd mode: its ``preset``) or a
+    :class:`fatezero_lab.presets.Preset`. Without a preset (toy mode) there is nothing to compare: None, silently.
+    If their GIF cannot be had (offline, no result listed), it says why and shows the source and yours. Their GIF is
+    a compressed preview of their output for their clip and prompts: it compares with yours when you kept both.
+    """
+    from . import data
+
+    preset = getattr(example, "preset", example)
+    name = getattr(preset, "name", None)
+    if not name:
+        return None
+    rows = {"source": getattr(example, "frames", None)}
+    try:
+        rows["the paper's result"] = data.fetch_result(name, cache_dir=cache_dir, quiet=quiet)  # (F, h, w, 3)
+    except (data.ClipDownloadError, KeyError) as e:
+        print(f"the paper's result for preset {name!r} is not shown: {str(e).splitlines()[0]}")
+    rows["yours"] = yours
+    rows = {k: v for k, v in rows.items() if v is not None}
+    own = getattr(example, "target", preset.target_prompt) == preset.target_prompt
+    title = f"preset {name!r}: the paper's result / yours" + ("" if own else " (your prompts differ from the paper's)")
+    return compare_clips(rows, title=title, max_frames=max_frames)
+
+
 def attention_over_frames(maps: np.ndarray, frames: np.ndarray | None = None, title: str = "", cmap: str = "magma",
                           alpha: float = 0.6):
     """A map per frame (frames, h, w), optionally over the frames themselves, with a shared colour scale."""

@@ -71,7 +71,7 @@ pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
 
 # %% [markdown]
-# In `sd` mode (a GPU) the gallery offers the paper's examples: each preset is one of the authors' configs — clip, prompts, and every knob (`fz.presets.load(name)`). Presets on the teaser and the DAVIS clips fetch their clip once (`fz.data`); the others edit clips from the authors' data release: upload yours (below) or pick another. Shape presets ran on a model one-shot tuned on the clip (tick *one-shot tuning first*: several minutes on a T4). In `toy` mode the presets' words are not in the toy model's vocabulary, so the gallery offers the toy benchmark's edits, and your own clip is edited at 64x64.
+# In `sd` mode (a GPU) the gallery offers the paper's examples: each preset is one of the authors' configs — clip, prompts, and every knob (`fz.presets.load(name)`). Each preset fetches the authors' own clip once (`fz.data`, checked) and runs at its own frames and steps (`fz.presets.run_settings`); after a run, the authors' published result is shown beside yours. Shape presets ran on a model one-shot tuned on the clip (tick *one-shot tuning first*: several minutes on a T4). In `toy` mode the presets' words are not in the toy model's vocabulary, so the gallery offers the toy benchmark's edits, and your own clip is edited at 64x64.
 
 # %%
 fz.presets.list()
@@ -127,10 +127,11 @@ def run(_=None):
     """Edit the chosen clip with the chosen prompts; show it beside the source, score it, save it."""
     item = lab.gallery_example(choice.value, source.value, target.value, blend.value.split(),
                                clip_path.value.strip() or None, start.value, stride.value)
-    model = fz.tuning.tune_on_clip(pipe, item.frames, item.source, **lab.tuning)[0] if tune.value else pipe
-    inv = fz.invert(model, item.frames, item.source, steps=STEPS, temporal=item.temporal)
+    model = fz.tuning.tune_on_clip(pipe, item.frames, item.source, **item.tuning)[0] if tune.value else pipe
+    inv = fz.invert(model, item.frames, item.source, steps=item.steps, temporal=item.temporal)  # the preset's steps
     out = fz.edit(model, inv, item.target, item.config)
     fig = fz.viz.compare_clips(item.clips({"edit": out.frames}), title=item.title); plt.show()
+    fz.viz.paper_vs_yours(item, out.frames); plt.show()  # sd: the authors' published result beside yours
     fz.video.show(item.clips({"edit": out.frames}))
     print({k: round(v, 3) for k, v in item.scores(out.frames).items()}, item.missing, sep="\n")
     path = lab.save(out.frames, f"{choice.value[:24]}_{target.value[:40]}", fps=getattr(item.frames, "fps", None))

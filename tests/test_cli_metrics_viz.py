@@ -236,17 +236,20 @@ def test_edit_rejects_bad_input_before_loading_a_model(tmp_path, capsys, no_mode
 
 def test_preset_own_clip_and_offline_fetch_fail_before_the_model(tmp_path, capsys, monkeypatch, no_model):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as e:
-        main(["edit", "--preset", "cat_tiger"])  # the authors' own clip: they must pass it
-    assert e.value.code == 2 and "authors' own clip" in capsys.readouterr().err
 
-    def offline(*a, **k):
-        raise fz.data.ClipDownloadError("could not download 'car-turn' (offline?); manual recipe: ...")
+    def offline(name, **k):
+        raise fz.data.ClipDownloadError(f"could not download {name!r} (offline?); manual recipe: ...")
 
     monkeypatch.setattr(fz.data, "fetch", offline)
+    for preset, clip in (("jeep_watercolor", "car-turn"), ("cat_tiger", "cat_tiger_leopard_grass")):
+        with pytest.raises(SystemExit) as e:  # every preset's clip is fetched (the authors' copy), before the model
+            main(["edit", "--preset", preset])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and "manual recipe" in err and repr(clip) in err
+    monkeypatch.setattr(fz.data, "list_clips", lambda: ["car-turn"])  # a manifest without the preset's clip
     with pytest.raises(SystemExit) as e:
-        main(["edit", "--preset", "jeep_watercolor"])
-    assert e.value.code == 2 and "manual recipe" in capsys.readouterr().err
+        main(["edit", "--preset", "cat_tiger"])
+    assert e.value.code == 2 and "manifest does not list" in capsys.readouterr().err
 
 
 def test_preset_without_video_fetches_its_clip_then_loads_its_model(tmp_path, monkeypatch):
@@ -272,7 +275,7 @@ def test_preset_without_video_fetches_its_clip_then_loads_its_model(tmp_path, mo
     events.clear()
     with pytest.raises(Loaded):  # a shape preset: the base model of the tuning
         main(["edit", "--preset", "swan_duck", "--frames", "2", "--size", "64", "--out", str(tmp_path / "out")])
-    assert events == [("fetch", "blackswan", 0, 1, 2, 64), ("load", fz.presets.load("swan_duck").tuning.base_model)]
+    assert events == [("fetch", "swan_swarov", 0, 1, 2, 64), ("load", fz.presets.load("swan_duck").tuning.base_model)]
 
 
 def test_preset_edit_with_tuning_on_a_tiny_model_writes_provenance(tiny_folder, tmp_path, capsys):

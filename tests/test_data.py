@@ -51,23 +51,66 @@ def test_manifest_schema():
     manifest = data.load_manifest()
     assert manifest["schema"] in data.SCHEMAS
     clips = manifest["clips"]
-    assert 4 <= len(clips) <= 8
     names = [c["name"] for c in clips]
     assert len(set(names)) == len(names) and data.list_clips() == names
+    samples = [c for c in clips if "presets" not in c]  # the teaser and the DAVIS sample clips
+    assert 4 <= len(samples) <= 8 and names[: len(samples)] == [c["name"] for c in samples]
     for c in clips:
         missing = FIELDS - set(c)
         assert not missing, f"{c.get('name')}: missing {missing}"
         assert c["url"].startswith("https://") and c["licence"] and c["attribution"]
         assert c["frames"] == {"start": 0, "stride": 1}  # consecutive frames: the paper's sampling_rate 1
-        assert 2 <= len(c["targets"]) <= 3
         src = words(c["source_prompt"])
         for t in c["targets"]:
             assert t["prompt"] != c["source_prompt"]
             assert {w.lower() for w in t["blend_words"]} <= src, f"{c['name']}: {t['blend_words']} not in the source"
             assert {w.lower() for w in t["target_blend_words"]} <= words(t["prompt"])
-        assert any(t["blend_words"] for t in c["targets"])  # at least one local edit per clip
         for f in c.get("files", []):
             assert re.fullmatch(r"[0-9a-f]{64}", f["sha256"]) and f["bytes"] > 0
+    for c in samples:
+        assert 2 <= len(c["targets"]) <= 3
+        assert any(t["blend_words"] for t in c["targets"])  # at least one local edit per sample clip
+
+
+def test_authors_example_clips_are_pinned_and_checksummed():
+    """Every clip of the authors' examples: their repository at one commit, a raw URL and SHA-256 per file, MIT; or
+    (man_skate only) their release archive, with no published checksum."""
+    from fatezero_lab import presets
+
+    examples = [c for c in data.load_manifest()["clips"] if "presets" in c]
+    assert {p for c in examples for p in c["presets"]} <= set(presets.names())
+    for c in examples:
+        assert [t["preset"] for t in c["targets"]] == c["presets"]
+        assert c["licence"].startswith("MIT") and "authors" in c["attribution"]
+        for name in c["presets"]:
+            p = presets.load(name)
+            assert p.clip == c["name"] and p.source_prompt == c["source_prompt"]
+            assert p.target_prompt in [t["prompt"] for t in c["targets"]]
+        if "files" in c:
+            commit = c["commit"]
+            assert re.fullmatch(r"[0-9a-f]{40}", commit) and c["repository"] == "https://github.com/ChenyangQiQi/FateZero"
+            assert c["url"] == f"https://raw.githubusercontent.com/ChenyangQiQi/FateZero/{commit}/{c['path']}/"
+            assert c["path"].startswith(("data/attribute/", "data/style/")) and len(c["files"]) >= 8
+            assert "member" not in c and "sha256" not in c
+        else:
+            assert c["url"].startswith("https://github.com/ChenyangQiQi/FateZero/releases/download/")
+            assert c["member"] and c["sha256"] is None and "first download" in c["checksum"]
+    assert [c["name"] for c in examples if "files" not in c] == ["man_skate"]  # the one archive-only clip
+
+
+def test_every_preset_has_the_papers_result_gif():
+    from fatezero_lab import presets
+
+    results = data.load_manifest()["results"]
+    assert data.list_results() == [r["preset"] for r in results] and sorted(data.list_results()) == sorted(presets.names())
+    for r in results:
+        assert r["url"] == f"https://raw.githubusercontent.com/ChenyangQiQi/FateZero/{r['commit']}/{r['path']}"
+        assert r["path"].startswith("docs/gif_results/") and r["path"].endswith(".gif")
+        assert re.fullmatch(r"[0-9a-f]{64}", r["sha256"]) and r["bytes"] > 0 and r["licence"].startswith("MIT")
+    assert data.result_info("jeep_watercolor_10_steps")["path"] == data.result_info("jeep_watercolor")["path"]
+    assert "10-step" in data.result_info("jeep_watercolor_10_steps")["note"]
+    with pytest.raises(KeyError, match="no published result"):
+        data.result_info("jeep_cubism")
 
 
 def test_teaser_entry_is_the_papers_clip():
@@ -438,3 +481,104 @@ def test_teaser_placed_by_hand_is_used_and_checked(tmp_path):
     assert not data.is_cached("car-turn", tmp_path)
     with pytest.raises(data.ClipDownloadError, match="lacks 00006.png"):
         data.fetch("car-turn", cache_dir=tmp_path, quiet=True)
+
+
+# ------------------------------------------------------------------ an archive without a checksum; the paper's GIFs
+def _served(monkeypatch, root):
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setattr(urllib.request, "urlopen", REAL_URLOPEN)
+    return _Server(root)
+
+
+def _shape_zip(path, seed):
+    src = video.write(path.parent / f"src{seed}", np.random.default_rng(seed).random((8, 24, 24, 3)))
+    with zipfile.ZipFile(path, "w") as zf:
+        for f in sorted(src.iterdir()):
+            zf.write(f, f"man_skate/{f.name}")
+    return path
+
+
+def test_archive_without_checksum_records_one_at_first_download(tmp_path, monkeypatch, capsys):
+    """man_skate's entry (the authors' shape.zip, no published checksum), served locally: the first download records
+    the SHA-256 and says it; later fetches use the cache; a re-download that differs is refused."""
+    root = tmp_path / "served"
+    root.mkdir()
+    zpath = _shape_zip(root / "shape.zip", 0)
+    server = _served(monkeypatch, root)
+    try:
+        manifest = json.loads(data.PACKAGED_MANIFEST.read_text())
+        entry = next(c for c in manifest["clips"] if c["name"] == "man_skate")
+        assert entry["sha256"] is None and entry["bytes"] is None
+        entry["url"] = server.url + "shape.zip"
+        (tmp_path / "clips.json").write_text(json.dumps(manifest))
+        monkeypatch.setenv(data.MANIFEST_ENV, str(tmp_path / "clips.json"))
+        cache = tmp_path / "cache"
+        out = data.fetch("man_skate", cache_dir=cache, n_frames=4, size=16)
+        assert out.shape == (4, 16, 16, 3)
+        text = capsys.readouterr().out
+        digest = _sha(zpath)
+        assert f"recorded at this first download, is {digest}" in text and "no published checksum" in text
+        assert f"checksum: none published; SHA-256 {digest}" in text  # shown with the licence
+        assert data.recorded_checksum(entry["url"], cache) == {"url": entry["url"], "sha256": digest,
+                                                               "bytes": zpath.stat().st_size}
+        n = len(server.log)
+        data.fetch("man_skate", cache_dir=cache, n_frames=4, size=16)
+        assert len(server.log) == n  # cached: no request
+        # the archive and the clip are deleted, the record kept; the server now has another file: refused
+        shutil.rmtree(cache / "man_skate")
+        data.download_path(entry["url"], cache).unlink()
+        _shape_zip(zpath, 1)
+        with pytest.raises(data.ClipDownloadError, match="checksum mismatch|bytes, expected"):
+            data.fetch("man_skate", cache_dir=cache, n_frames=4, size=16)
+        assert not (cache / "man_skate").exists()
+    finally:
+        server.close()
+
+
+def _gif(path, n=3, h=8):
+    from PIL import Image
+
+    imgs = []
+    for i in range(n):
+        a = np.zeros((h, 2 * h, 3), np.uint8)
+        a[:, :h] = (255, 0, 0)  # source half: red
+        a[:, h:] = (0, 0, 255) if i % 2 == 0 else (0, 255, 0)  # edit half: blue / green
+        imgs.append(Image.fromarray(a))
+    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=100, loop=0)
+    return path
+
+
+def test_fetch_result_downloads_checks_and_splits_the_gif(tmp_path, monkeypatch, capsys):
+    root = tmp_path / "served"
+    root.mkdir()
+    gif = _gif(root / "2_car_watercolor_01_concat_result.gif")
+    server = _served(monkeypatch, root)
+    try:
+        manifest = json.loads(data.PACKAGED_MANIFEST.read_text())
+        r = next(r for r in manifest["results"] if r["preset"] == "jeep_watercolor")
+        r.update(url=server.url + gif.name, sha256=_sha(gif), bytes=gif.stat().st_size)
+        (tmp_path / "clips.json").write_text(json.dumps(manifest))
+        monkeypatch.setenv(data.MANIFEST_ENV, str(tmp_path / "clips.json"))
+        cache = tmp_path / "cache"
+        edit = data.fetch_result("jeep_watercolor", cache_dir=cache)
+        assert edit.shape == (3, 8, 8, 3) and edit.fps == pytest.approx(10)
+        np.testing.assert_allclose(edit[0, 0, 0], [0, 0, 1], atol=0.02)
+        np.testing.assert_allclose(edit[1, 0, 0], [0, 1, 0], atol=0.02)
+        src = data.fetch_result("jeep_watercolor", cache_dir=cache, part="source")
+        np.testing.assert_allclose(src[:, 0, 0], [[1, 0, 0]] * 3, atol=0.02)
+        assert data.fetch_result("jeep_watercolor", cache_dir=cache, part="both").shape == (3, 8, 16, 3)
+        assert len(server.log) == 1  # downloaded once
+        out = capsys.readouterr().out
+        assert out.count("the paper's result for preset 'jeep_watercolor'") == 1 and "MIT" in out
+        with pytest.raises(ValueError, match="part must be one of"):
+            data.fetch_result("jeep_watercolor", cache_dir=cache, part="left")
+        # a file that is not the listed one is refused and not kept
+        r["sha256"] = "0" * 64
+        (tmp_path / "clips.json").write_text(json.dumps(manifest))
+        with pytest.raises(data.ClipDownloadError, match="checksum mismatch"):
+            data.fetch_result("jeep_watercolor", cache_dir=tmp_path / "other")
+        assert not any((tmp_path / "other").rglob("*.gif"))
+    finally:
+        server.close()

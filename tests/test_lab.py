@@ -218,8 +218,71 @@ def test_gallery_sd_with_own_clip_and_prompts(sd_lab, tmp_path):
     assert path.name == "jeep_posche_mine.mp4" and path.parent == Path(fzlab.os.environ[fzlab.OUT_ENV])
     with pytest.raises(ValueError, match="unknown gallery choice"):
         lab.gallery_example("jeep_cubism")
-    with pytest.raises(FileNotFoundError, match="authors' own clip"):
-        lab.gallery_example("cat_tiger")  # their data release: upload it
+    with pytest.raises(data.ClipDownloadError, match="cat_tiger_leopard_grass"):
+        lab.gallery_example("cat_tiger")  # the authors' clip, fetched like the teaser: offline here
+
+
+def _record_fetches(monkeypatch):
+    calls = []
+
+    def fake_fetch(name, **kw):
+        calls.append((name, kw["n_frames"], kw["start"], kw["stride"]))
+        return np.zeros((kw["n_frames"], kw["size"], kw["size"], 3), np.float32)
+
+    monkeypatch.setattr(data, "fetch", fake_fetch)
+    return calls
+
+
+def test_gallery_runs_each_preset_at_its_own_frames_steps_and_tuning(teaser_cache, standin, monkeypatch, capsys):
+    """The gallery's examples carry their preset's own frames (the clip is fetched at them), sampling, DDIM steps
+    and tuning — the notebook runs ``steps=item.steps`` and ``**item.tuning`` — not the default preset's."""
+    monkeypatch.setattr(fzlab, "standin_pipeline", lambda dtype=None: standin)
+    lab = fzlab.setup("sd", fast=False, standin=True, quiet=True)
+    assert (lab.frames, lab.steps) == (8, 50) and lab.clip.shape[0] == 8  # jeep_watercolor's own
+    calls = _record_fetches(monkeypatch)
+    ex = lab.gallery_example("train_shinkai")
+    assert calls[-1] == ("train", 32, 0, 7) and ex.frames.shape[0] == 32 and ex.steps == 50 and ex.note == ""
+    ex = lab.gallery_example("jeep_watercolor_10_steps")
+    assert ex.steps == 10 and ex.frames is lab.clip  # the default's clip and frames, its own steps
+    ex = lab.gallery_example("swan_duck")
+    assert calls[-1] == ("swan_swarov", 8, 0, 1) and ex.steps == 30 and ex.tuning == {"steps": 150, "lr": 1e-5}
+    assert lab.gallery_example("man_batman").tuning == {"steps": 250, "lr": 1e-5}
+    assert lab.gallery_example("lily_monet") is not None and calls[-1] == ("red_water_lily_opening", 8, 1, 20)
+    info = lab.gallery_info("swan_duck")
+    assert (info["frames"], info["steps"], info["note"]) == (8, 30, "") and "150 tuning steps" in info["description"]
+    assert lab.tuning == {"steps": 200, "lr": 1e-5}  # the shape lesson's: jeep_posche's own
+    capsys.readouterr()
+
+    # caps (a GPU profile's) lower them and say so
+    capped = fzlab.SDLab.setup("jeep_watercolor", standin=True, max_frames=8, max_steps=20, max_tuning_steps=100,
+                               caps_why="the t4 profile")
+    assert (capped.frames, capped.steps) == (8, 20)
+    ex = capped.gallery_example("train_shinkai")
+    assert calls[-1] == ("train", 8, 0, 7) and ex.steps == 20 and ex.tuning == capped.tuning
+    assert ex.note.startswith("the t4 profile caps preset 'train_shinkai': 8 of its 32 frames")
+    assert ex.note in capsys.readouterr().out and "capped: the t4 profile" in repr(ex)
+    assert capped.gallery_example("swan_duck").tuning == {"steps": 100, "lr": 1e-5}
+
+
+def test_fast_mode_caps_every_preset(sd_lab, monkeypatch, capsys):
+    calls = _record_fetches(monkeypatch)
+    ex = sd_lab.gallery_example("swan_duck")
+    assert calls == [("swan_swarov", 4, 0, 1)] and (ex.steps, ex.tuning) == (10, {"steps": 20, "lr": 1e-5})
+    assert "fast mode ($FZ_FAST=1) caps preset 'swan_duck'" in capsys.readouterr().out
+    assert sd_lab.gallery_example("jeep_watercolor_10_steps").steps == 10  # already within the cap
+
+
+def test_paper_vs_yours(sd_lab, toy_lab, monkeypatch, capsys):
+    ex = sd_lab.example()
+    fig = fz.viz.paper_vs_yours(ex, ex.frames)  # offline here: says why, shows the source and yours
+    assert "the paper's result for preset 'jeep_watercolor' is not shown" in capsys.readouterr().out
+    assert fig is not None and len(fig.axes) == 2 * len(ex.frames)
+    theirs = np.zeros((8, 32, 32, 3), np.float32)
+    monkeypatch.setattr(data, "fetch_result", lambda name, **kw: theirs if name == "jeep_watercolor" else None)
+    fig = fz.viz.paper_vs_yours(ex, ex.frames)
+    assert len(fig.axes) == 3 * len(ex.frames) and "the paper's result / yours" in fig._suptitle.get_text()
+    assert [fig.axes[i * len(ex.frames)].get_ylabel() for i in range(3)] == ["source", "the paper's result", "yours"]
+    assert fz.viz.paper_vs_yours(toy_lab.example(), ex.frames) is None  # toy: no paper's result
 
 
 # --- toy mode ----------------------------------------------------------------------------------------------------------
@@ -340,7 +403,7 @@ def test_profiles_size_the_work_and_bad_values_are_refused(monkeypatch):
 def test_sd_profile_caps_the_preset_and_prints_estimates(teaser_cache, standin, monkeypatch, capsys):
     monkeypatch.setattr(fzlab, "standin_pipeline", lambda dtype=None: standin)
     lab = fzlab.setup("sd", standin=True, quiet=True)  # the stand-in counts as a small GPU: the t4 profile
-    assert (lab.profile.name, lab.frames, lab.steps) == ("t4", 8, 25) and "50 -> 25 steps" in lab.capped
+    assert (lab.profile.name, lab.frames, lab.steps) == ("t4", 8, 25) and "25 of its 50 DDIM steps" in lab.capped
     assert "cost:" in repr(lab) and "on a T4" in repr(lab) and "estimate, unmeasured" in repr(lab)
     with pytest.raises(ValueError, match="samples 8 frames"):
         fzlab.setup("sd", standin=True, quiet=True, frames=9)

@@ -60,7 +60,7 @@ def test_every_preset_loads_through_the_reader_and_round_trips(name, tmp_path):
     assert p.n_frames == p.n_sample_frame >= 1 and p.sampling_rate >= 1
     assert p.offset == {"left": 0, "right": 0, "top": 0, "bottom": 0}
     assert p.kind in presets.KINDS and p.description and "\n" not in p.description
-    assert p.clip is None or p.clip in {"car-turn", "bear", "blackswan", "bus"}
+    assert p.clip in fz.data.list_clips() and presets.check_clip(p) == p.clip  # every preset's clip is listed
     if p.needs_tuning:
         assert p.kind == "shape" and p.model_id == p.tuning.base_model and p.model_path() is None
         assert p.tuning.steps > 0 and p.tuning.lr > 0 and p.tuning.checkpoint.startswith("chenyangqi/")
@@ -98,7 +98,7 @@ def test_list_names_and_kinds():
     assert {"jeep_watercolor", "jeep_posche", "jeep_watercolor_10_steps"} <= set(NAMES)
     lines = repr(table).splitlines()
     assert len(lines) == len(NAMES) and lines[0].startswith("jeep_watercolor ")
-    assert "clip 'car-turn'" in table["jeep_watercolor"] and "pass a video" in table["cat_tiger"]
+    assert "clip 'car-turn'" in table["jeep_watercolor"] and "clip 'cat_tiger_leopard_grass'" in table["cat_tiger"]
     shape = presets.list("shape")
     assert set(shape) == {n for n in NAMES if presets.load(n).kind == "shape"} and "jeep_posche" in shape
     with pytest.raises(ValueError, match="kind must be one of"):
@@ -147,13 +147,13 @@ def test_teaser_presets_golden():
 
 def test_attribute_and_style_presets_golden():
     bear = fz.presets.load("bear_tiger")
-    assert bear.clip == "bear" and bear.config.cross_mode == "replace" and bear.config.self_replace_steps == (0, 0.7)
+    assert bear.clip == "bear_tiger_lion_leopard" and bear.config.cross_mode == "replace" and bear.config.self_replace_steps == (0, 0.7)
     gpu = fz.presets.load("bus_gpu")
     assert gpu.config.reweight == {"GPU": 10.0} and gpu.config.cross_replace_steps == (0.0, 0.1)
     squirrel = fz.presets.load("squirrel_robot_mouse")
     assert squirrel.config.reweight == {"mouse": 10.0, "robot": 20.0, "screwdriver": 10.0}
     swan = fz.presets.load("swan_cartoon")
-    assert (swan.clip, swan.sampling_rate, swan.config.reweight) == ("blackswan", 6, {"cartoon": 10.0})
+    assert (swan.clip, swan.sampling_rate, swan.config.reweight) == ("style-blackswan", 6, {"cartoon": 10.0})
     lily = fz.presets.load("lily_monet")
     assert (lily.start_sample_frame, lily.sampling_rate, lily.temporal.min_channels) == (1, 20, 1280)
     assert fz.presets.load("rabbit_pokemon").temporal == TemporalConfig(reference=(-1, "first"), groupnorm="clip")
@@ -202,13 +202,16 @@ def test_load_clip_fetches_the_sample_clip_with_the_authors_sampling(monkeypatch
     monkeypatch.setattr(fz.data, "fetch", fake_fetch)
     frames = fz.presets.load("swan_cartoon").load_clip(size=64)
     assert frames.shape == (8, 64, 64, 3)
-    assert calls == [("blackswan", {"cache_dir": None, "n_frames": 8, "size": 64, "start": 0, "stride": 6})]
-    with pytest.raises(FileNotFoundError, match=r"authors' own clip.*style\.zip.*--video"):
-        fz.presets.load("lily_monet").load_clip()
+    assert calls == [("style-blackswan", {"cache_dir": None, "n_frames": 8, "size": 64, "start": 0, "stride": 6})]
+    fz.presets.load("lily_monet").load_clip(size=64)  # from frame 1, one in 20 (their config)
+    assert calls[-1] == ("red_water_lily_opening", {"cache_dir": None, "n_frames": 8, "size": 64, "start": 1,
+                                                    "stride": 20})
+    with pytest.raises(FileNotFoundError, match=r"names no sample clip.*--video"):
+        dataclasses.replace(fz.presets.load("lily_monet"), clip=None).load_clip()
     monkeypatch.setattr(fz.data, "list_clips", lambda: ["car-turn"])
-    with pytest.raises(FileNotFoundError, match=r"'bear'.*manifest does not list"):
+    with pytest.raises(FileNotFoundError, match=r"'bear_tiger_lion_leopard'.*manifest does not list"):
         fz.presets.load("bear_lion").load_clip()
-    assert len(calls) == 1  # neither refusal reached the network
+    assert len(calls) == 2  # neither refusal reached the network
 
 
 def test_load_clip_from_an_explicit_clip_samples_as_the_authors(tmp_path):
@@ -222,3 +225,68 @@ def test_load_clip_from_an_explicit_clip_samples_as_the_authors(tmp_path):
     with pytest.raises(ValueError):
         lily.load_clip(clip, size=16)
     assert lily.load_clip(clip, size=16, n_frames=2).shape == (2, 16, 16, 3)
+
+
+# --- every preset resolves to a clip; its own settings ------------------------------------------------------------------
+def test_all_36_presets_resolve_to_a_clip_with_checksums_offline():
+    """Resolving is offline: the manifest lists the clip with its URL(s) and a SHA-256 per file (the authors'
+    repository), or the release archive whose checksum is recorded at first download (man_skate only)."""
+    assert len(NAMES) == 36
+    archive_only = set()
+    for name in NAMES:
+        info = fz.data.clip_info(presets.check_clip(presets.load(name)))
+        if info.get("files"):
+            assert info["url"].startswith("https://raw.githubusercontent.com/ChenyangQiQi/FateZero/" + info["commit"])
+            assert all(len(f["sha256"]) == 64 and f["bytes"] > 0 for f in info["files"])
+        else:
+            assert info["url"].endswith(".zip") and info["member"] and "first download" in info["checksum"]
+            archive_only.add(name)
+    assert archive_only == {"man_wonder_woman", "man_spider_man", "man_batman"}
+
+
+def test_authors_clips_hold_the_frames_each_preset_samples():
+    for name in NAMES:
+        p = presets.load(name)
+        info = fz.data.clip_info(p.clip)
+        if info.get("files"):  # every frame the authors' loader takes exists in the clip
+            last = p.start_sample_frame + (p.n_sample_frame - 1) * p.sampling_rate
+            assert last < len(info["files"]), (name, last, len(info["files"]))
+
+
+# the authors' own values (config file: line), read by hand: frames, sampling (start, stride), DDIM steps, tuning
+OWN = {
+    "jeep_watercolor_10_steps": (8, 0, 1, 10, None),  # low_resource_teaser/jeep_watercolor_ddim_10_steps.yaml:8,9,64
+    "swan_duck": (8, 0, 1, 30, 150),  # shape/swan_duck_flamingo.yaml:7,8,97; tune/swan.yaml (ckpt swan_150)
+    "man_batman": (8, 0, 1, 50, 250),  # shape/man_wonder_bat_spider.yaml:7,8,100; tune/man_skate.yaml (man_skate_250)
+    "jeep_posche": (8, 0, 1, 50, 200),  # teaser/jeep_posche.yaml:8,9,76; tune/jeep.yaml (jeep_tuned_200)
+    "train_shinkai": (32, 0, 7, 50, None),  # style/train_shinkai.yaml:6,8,77
+    "lily_monet": (8, 1, 20, 50, None),  # style/lily_monet.yaml:7,8,10,73
+    "surf_ukiyo": (1, 0, 8, 50, None),  # style/surf_ukiyo.yaml:6,8,70
+    "swan_cartoon": (8, 0, 6, 50, None),  # style/swan_cartoon.yaml:7,9,80
+    "rabbit_pokemon": (8, 0, 3, 50, None),  # style/rabit_pokemon.yaml:7,9,72
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN))
+def test_run_settings_are_the_presets_own(name):
+    frames, start, stride, steps, tuning = OWN[name]
+    s = presets.run_settings(name)
+    assert (s.frames, s.start, s.stride, s.steps, s.tuning_steps) == (frames, start, stride, steps, tuning)
+    assert s.note == "" and not s.capped and s.own == {"frames": frames, "steps": steps, "tuning_steps": tuning}
+    assert s.tuning == ({} if tuning is None else {"steps": tuning, "lr": 1e-5})
+    assert presets.load(name).run_settings() == s
+
+
+def test_run_settings_caps_and_says_so():
+    s = presets.run_settings("train_shinkai", max_frames=8, max_steps=20, why="the t4 profile")
+    assert (s.frames, s.start, s.stride, s.steps) == (8, 0, 7, 20) and s.capped
+    assert s.note == ("the t4 profile caps preset 'train_shinkai': 8 of its 32 frames (the first 8 of the authors' "
+                      "sampling, one in 7), 20 of its 50 DDIM steps")
+    s = presets.run_settings("swan_duck", max_frames=8, max_steps=50, max_tuning_steps=100)
+    assert (s.frames, s.steps, s.tuning) == (8, 30, {"steps": 100, "lr": 1e-5})  # a cap above its own value: kept
+    assert s.note == "the caps cap preset 'swan_duck': 100 of its 150 tuning steps"
+    assert presets.run_settings("jeep_watercolor_10_steps", max_steps=20).note == ""  # 10 <= 20
+    assert presets.run_settings("surf_ukiyo", max_frames=4).frames == 1
+    for bad in ({"max_frames": 0}, {"max_steps": 2.5}, {"max_tuning_steps": True}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be a positive int or None"):
+            presets.run_settings("jeep_watercolor", **bad)
