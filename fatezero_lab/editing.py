@@ -31,8 +31,8 @@ from .memory import check_fits
 from .models import as_pipeline
 from .processors import AttentionControl, explicit_attention
 from .prompts import Alignment, align, reweight_vector, word_token_indices
-from .store import AttentionStore, SourceAttention, layer_selected
-from .store_modes import store_mode
+from .store import AttentionStore, SourceAttention
+from .store_modes import layer_selected, store_mode
 
 
 @dataclass

@@ -31,8 +31,7 @@ import torch.nn.functional as F
 from .config import ModelDefaults, TemporalConfig
 from .processors import LayerInfo
 from .prompts import word_spans, word_token_indices
-from .store_modes import (SourceAttention, StoreMode, cross_summary, layer_selected,  # noqa: F401  (re-exported)
-                          store_mode)
+from .store_modes import SourceAttention, StoreMode, store_mode  # noqa: F401  (SourceAttention re-exported)
 
 
 class Recomputer(Protocol):

@@ -5,7 +5,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-import numpy as np
+
 import pytest
 
 import fatezero_lab as fz

@@ -9,7 +9,7 @@ import torch
 import fatezero_lab as fz
 from fatezero_lab.processors import (AttentionControl, FateZeroAttnProcessor, attention_control, attention_layers,
                                      explicit_attention)
-from fatezero_lab.store import layer_selected
+from fatezero_lab.store_modes import layer_selected
 
 
 @pytest.fixture(scope="module")

@@ -855,7 +855,7 @@ def seed_from_export(cfg: TrainConfig, run: Path, log: Logger) -> tuple[ToyModel
     """Start a run from an exported toy pipeline (``--init-from``): its VAE becomes the trained VAE stage and its
     UNet/text encoder the UNet stage's step 0 (weights and EMA; a fresh optimiser). Checkpoints already in the run
     folder win, so a seeded run resumes like any other. Returns the folder's model config and latent scaling."""
-    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
     from transformers import CLIPTextModel
 
     folder = Path(cfg.init_from)
