@@ -5,7 +5,6 @@ import importlib.util
 import re
 from pathlib import Path
 
-
 import pytest
 
 import fatezero_lab as fz
