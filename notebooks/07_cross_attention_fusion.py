@@ -124,7 +124,7 @@ fig = fz.viz.compare_clips(ex.clips({k: r.frames for k, r in results.items()}), 
 # %%
 new = [w for w in fz.prompts.words(ex.target) if w not in fz.prompts.words(ex.source)]
 word = next(iter(win.reweight), new[0] if new else fz.prompts.words(ex.target)[-1])
-weights = [0.0, 1.0, 4.0] if FAST else [0.0, 0.5, 1.0, 2.0, 4.0, 10.0]
+weights = [1.0, 4.0] if FAST else [0.0, 0.5, 1.0, 2.0, 4.0, 10.0]
 reweighted = {w: fz.edit(pipe, inv, ex.target, cfg, reweight={word: w}, progress=False) for w in weights}
 rw_scores = {w: ex.scores(r.frames) for w, r in reweighted.items()}
 for w, s in rw_scores.items():
@@ -143,10 +143,10 @@ widgets.interact(reweight, weight=widgets.SelectionSlider(options=weights, value
 
 # %% [markdown]
 # ## The two windows, in timesteps
-# A 3 × 3 grid of edits over the cross window (rows) and the self window (columns), computed once: the sliders pick from the cache and never run the UNet. A window of fraction $f$ fuses the first steps of the edit, i.e. the noisiest timesteps, from $t = T$ down to the t in its label; 0 turns that fusion off. Cross fusion pins *where* the words are drawn (the source's layout of each word); self fusion pins *which pixel resembles which*, frame to frame (the source's structure and motion; with blend words only outside the mask $M_t$).
+# A 3 × 3 grid of edits (2 × 2 in fast mode) over the cross window (rows) and the self window (columns), computed once: the sliders pick from the cache and never run the UNet. A window of fraction $f$ fuses the first steps of the edit, i.e. the noisiest timesteps, from $t = T$ down to the t in its label; 0 turns that fusion off. Cross fusion pins *where* the words are drawn (the source's layout of each word); self fusion pins *which pixel resembles which*, frame to frame (the source's structure and motion; with blend words only outside the mask $M_t$).
 
 # %%
-CROSS, SELF = (0.0, 0.5, 0.8), (0.0, 0.5, 0.8)
+CROSS, SELF = ((0.0, 0.8), (0.0, 0.8)) if FAST else ((0.0, 0.5, 0.8), (0.0, 0.5, 0.8))  # fast mode: 2 x 2
 grid = {(c, s): fz.edit(pipe, inv, ex.target, cfg, cross_replace_steps=c, self_replace_steps=s, progress=False)
         for c in CROSS for s in SELF}
 grid_scores = {k: ex.scores(r.frames) for k, r in grid.items()}
@@ -175,4 +175,4 @@ widgets.interact(windows, cross=widgets.SelectionSlider(options=[(fz.viz.window_
 
 # %% [markdown]
 # ## What this shows
-# (written from a full toy-mode run)
+# TODO (issue 31 item 4): to be written from a full toy-mode run of this notebook — not run yet on the lessons branch (the shared CPU lock was not free in time).

@@ -114,4 +114,4 @@ else:
 
 # %% [markdown]
 # ## What this shows
-# (written from a full toy-mode run)
+# TODO (issue 31 item 4): to be written from a full toy-mode run of this notebook — not run yet on the lessons branch (the shared CPU lock was not free in time).
