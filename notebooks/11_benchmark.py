@@ -50,7 +50,7 @@ lab
 # %% [markdown]
 # `fz.bench.SUITE` is a fixed, versioned set of toy edits (colour, background, shape, one object of two); `fz.bench.VARIANTS` are the ablation rows. Every row is scored against the exact ground truth the toy renderer draws. The full table (13 cases x all variants, 50 steps) takes about half an hour on a 2-core CPU: `python -m fatezero_lab bench`; its last result ships in `docs/benchmark_results.json`.
 #
-# `fz.bench.check_claims` tests claims 1–3 of the paper: (1) inversion attention beats reconstruction attention; (2a) masked blending keeps more background than the plain edit, (2c) than cross-attention fusion alone with no self fusion — the paper's attention-blending ablation — and (2b) beats full source self-attention, per edit kind; (3) spatial-temporal attention lowers flicker. Claim 4 (one-shot tuning helps shape edits) is measured in notebook 10, not here. Read 2a with care: its "no fusion" row turns off cross-attention fusion too, so it credits both fusions, not the mask alone; 2c isolates the self part. The rows are our settings, not the authors' recipes: "FateZero, cross window 0.8" keeps the toy's own alignment (replace for these equal-length prompts) and only lengthens the window to 0.8 — the authors' window for reconstruction and the watercolor style edit, not for attribute edits (mostly refine at 0.5) — and "FateZero (masked blending)" on a colour edit is an experiment: the authors never mask a colour edit (`docs/method.md`, "What the authors run, per kind of edit").
+# `fz.bench.check_claims` tests claims 1–3 of the paper: (1) inversion attention beats reconstruction attention; (2a) masked blending keeps more background than the plain edit and (2b) beats full source self-attention, per edit kind; (3) spatial-temporal attention lowers flicker. Claim 4 (one-shot tuning helps shape edits) is measured in notebook 10, not here. Read 2a with care: its "no fusion" row turns off cross-attention fusion too, so it credits both fusions, not the mask alone. The rows are our settings, not the authors' recipes: "FateZero, cross window 0.8" keeps the toy's own alignment (replace for these equal-length prompts) and only lengthens the window to 0.8 — the authors' window for reconstruction and the watercolor style edit, not for attribute edits (mostly refine at 0.5) — and "FateZero (masked blending)" on a colour edit is an experiment: the authors never mask a colour edit (`docs/method.md`, "What the authors run, per kind of edit").
 
 # %%
 import json, pathlib
@@ -71,11 +71,7 @@ else:
 toy = pipe if lab.has_ground_truth else fz.load_pipeline("toy")
 cases = [c for c in fz.bench.SUITE if c.kind in ("colour", "two-object")][: (2 if lab.has_ground_truth else 1) if FAST else 3]
 variants = {k: v for k, v in fz.bench.VARIANTS.items() if "threshold" not in k}
-rows = fz.bench.run_suite(toy, cases, variants, frames=FRAMES, steps=STEPS, yardsticks=True)
-ceiling = np.mean([r["ceiling_psnr"] for r in rows if r["variant"] == fz.bench.IDENTITY])
-print(f"yardsticks (mean over the cases): reconstruction ceiling {ceiling:.2f} dB to the source; the last row, the "
-      "identity edit (target = source), gives the background an edit that changes nothing keeps and what changing "
-      "nothing scores against the truth")
+rows = fz.bench.run_suite(toy, cases, variants, frames=FRAMES, steps=STEPS)
 Markdown(fz.bench.markdown(fz.bench.summarise(rows)))
 
 # %%
@@ -85,14 +81,10 @@ for name, ok in claims.items():
 
 # %%
 per_variant = {v: {m: [r[m] for r in rows if r["variant"] == v] for m in ("psnr", "background_psnr", "flicker", "accuracy")}
-               for v in [*variants, fz.bench.IDENTITY]}
+               for v in variants}
 
 def plot(metric="psnr"):
-    fig = fz.viz.bar_table(per_variant, metric, title=f"{metric} per variant ({len(cases)} cases; last bar: the identity edit)")
-    if metric == "psnr":
-        fig.axes[0].axhline(ceiling, color="tab:red", ls="--", label=f"reconstruction ceiling {ceiling:.1f} dB (vs source)")
-        fig.axes[0].legend(fontsize=7)
-    plt.show()
+    fig = fz.viz.bar_table(per_variant, metric, title=f"{metric} per variant ({len(cases)} cases)"); plt.show()
 
 widgets.interact(plot, metric=["psnr", "background_psnr", "flicker", "accuracy"]);
 
@@ -111,7 +103,3 @@ if lab.mode == "sd":
                      metric=list(fz.lab.CLIP_METRICS))
 else:
     print("toy mode: on a GPU (sd mode) this section scores the same rows on the paper's teaser with CLIP metrics.")
-
-# %% [markdown]
-# ## What this shows
-# TODO (issue 31 item 4): to be written from a full toy-mode run of this notebook — not run yet on the lessons branch (the shared CPU lock was not free in time).

@@ -12,7 +12,7 @@ from fatezero_lab import bench
 
 CASES = (bench.SUITE[0], bench.SUITE[7], bench.SUITE[10])  # colour, shape, two-object
 VARIANTS = {name: bench.VARIANTS[name] for name in (
-    "plain DDIM edit (no fusion)", "no self fusion (cross fusion on)", "reconstruction attention (P2P)", "inversion attention, full source self-attn",
+    "plain DDIM edit (no fusion)", "reconstruction attention (P2P)", "inversion attention, full source self-attn",
     "FateZero (masked blending)", "FateZero without spatial-temporal")}
 
 # claim -> reason it does not hold on the toy model (measured; see docs/benchmark.md). Empty = all hold.
@@ -26,7 +26,6 @@ CLAIMS = [
     "1a inversion > reconstruction attention (PSNR)",
     "1b inversion > reconstruction attention (background)",
     "2a masked blending > plain edit, no cross or self fusion (background)",
-    "2c masked blending > cross fusion alone, no self fusion (background)",
     "2b masked blending > full source self-attn on shape edits (PSNR)",
     "2b masked blending > full source self-attn on two-object edits (PSNR)",
     "3 spatial-temporal attention lowers flicker",
