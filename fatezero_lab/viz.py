@@ -151,3 +151,94 @@ def on_release(shown):
         if "continuous_update" in control.trait_names():
             control.continuous_update = False
     return shown
+
+
+def window_title(store, window, kind: str = "cross") -> str:
+    """A fusion window in timesteps t, e.g. "cross fusion for t ≥ 601" (``window``: a fraction or (start, end) of
+    the edit steps, counted as :class:`fatezero_lab.editing.EditControl` counts them; ``store``: the source store,
+    whose ``timesteps`` give each edit step's t)."""
+    from .config import check_window, step_range
+
+    start, end = check_window(f"{kind} window", window)
+    steps = store.steps
+    span = step_range((start, end), steps + 1 if kind == "cross" else steps)  # cross: the reference's steps + 1 slots
+    span = range(span.start, min(span.stop, steps))
+    if not len(span):
+        return f"no {kind} fusion"
+    t = [int(store.timesteps[store.source_step(i)]) for i in span]  # edit step i runs at this t (descending)
+    if span.start == 0:
+        return f"{kind} fusion for t ≥ {min(t)}"
+    return f"{kind} fusion for {min(t)} ≤ t ≤ {max(t)}"
+
+
+def alignment_matrix(alignment, source_tokens: list[str], target_tokens: list[str], title: str = ""):
+    """Which source token's map each target token reads in cross-attention fusion (a
+    :class:`fatezero_lab.prompts.Alignment`): a row per target token, a column per source token; a row without a
+    mark keeps its own map (a new word, refine's α_j = 0)."""
+    plt = _plt()
+    n_src, n_tgt = len(source_tokens), len(target_tokens)
+    m = np.zeros((n_tgt, n_src))  # (target tokens, source tokens)
+    for j in range(n_tgt):
+        s = int(alignment.mapper[j])
+        if float(alignment.alpha[j]) > 0 and 0 <= s < n_src:
+            m[j, s] = float(alignment.alpha[j])
+    fig, ax = plt.subplots(figsize=(0.45 * n_src + 1.8, 0.4 * n_tgt + 1.2))
+    ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(n_src)), ax.set_xticklabels(source_tokens, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(n_tgt)), ax.set_yticklabels(target_tokens, fontsize=8)
+    for j in np.where(m.sum(1) == 0)[0]:
+        ax.text(n_src - 0.5, j, " own map (new word)", va="center", fontsize=7, color="tab:red")
+    ax.set_xlabel("source token (map read)"), ax.set_ylabel("target token")
+    ax.set_title(title or alignment.mode, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def attention_rows(rows: dict[str, np.ndarray], frames: np.ndarray | None = None, title: str = "",
+                   cmap: str = "magma", alpha: float = 0.65):
+    """Rows of attention maps (each (frames, h, w)), one row per label, a column per frame, one colour scale for all
+    (so rows compare), optionally over the frames themselves."""
+    plt = _plt()
+    names = list(rows)
+    n = min(len(r) for r in rows.values())
+    fig, axes = plt.subplots(len(names), n, figsize=(1.25 * n + 1.6, 1.25 * len(names) + 0.5), squeeze=False)
+    vmax = max(float(np.max(r)) for r in rows.values()) or 1.0
+    for r, name in enumerate(names):
+        for c in range(n):
+            ax = axes[r, c]
+            if frames is not None:
+                h, w = frames[c].shape[:2]
+                ax.imshow(np.clip(frames[c], 0, 1))
+                ax.imshow(rows[name][c], cmap=cmap, alpha=alpha, vmin=0, vmax=vmax, extent=(0, w, h, 0),
+                          interpolation="nearest")
+            else:
+                ax.imshow(rows[name][c], cmap=cmap, vmin=0, vmax=vmax, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+            if r == 0:
+                ax.set_title(f"frame {c}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def score_grid(values: np.ndarray, row_labels: list[str], col_labels: list[str], title: str = "",
+               mark: tuple[int, int] | None = None, fmt: str = "{:.2f}"):
+    """A heat map of one score over a grid of settings (rows × columns), each cell annotated; ``mark`` outlines one."""
+    plt = _plt()
+    values = np.asarray(values, float)
+    fig, ax = plt.subplots(figsize=(1.6 * values.shape[1] + 2.4, 0.7 * values.shape[0] + 1.4))
+    im = ax.imshow(values, cmap="viridis")
+    for (r, c), v in np.ndenumerate(values):
+        ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=9,
+                color="white" if v < np.nanmean(values) else "black")
+    if mark is not None:
+        ax.add_patch(plt.Rectangle((mark[1] - 0.5, mark[0] - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
+    ax.set_xticks(range(len(col_labels))), ax.set_xticklabels(col_labels, fontsize=8)
+    ax.set_yticks(range(len(row_labels))), ax.set_yticklabels(row_labels, fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
