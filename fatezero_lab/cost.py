@@ -88,7 +88,8 @@ class Estimate:
 
     def line(self, gpu: str = DEFAULT_GPU) -> str:
         """'≈ 4.0 min on a T4, 7.1 GiB VRAM, 3.2 GiB RAM (estimate, unmeasured)'."""
-        return (f"≈ {duration(self.seconds(gpu))} on {'an' if gpu[0] in 'AH' else 'a'} {gpu}, "
+        d = duration(self.seconds(gpu))
+        return (f"{'' if d.startswith('<') else '≈ '}{d} on {'an' if gpu[0] in 'AH' else 'a'} {gpu}, "
                 f"{self.vram / GIB:.1f} GiB VRAM, {self.ram / GIB:.1f} GiB RAM ({UNMEASURED})")
 
     def __add__(self, other: "Estimate") -> "Estimate":
@@ -104,7 +105,9 @@ class Estimate:
 
 
 def duration(seconds: float) -> str:
-    """'45 s', '4.0 min', '1.3 h'."""
+    """'< 1 s', '45 s', '4.0 min', '1.3 h'."""
+    if seconds < 0.5:
+        return "< 1 s"
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 5400:
@@ -276,8 +279,11 @@ def _of_invert(a) -> Estimate:
     f, h, w = _frames_hw(a["frames"])
     cache = a.get("cache", "auto")
     # "auto" on a GPU: recompute (the measured order: issue 30 item 5, choose_cache on CUDA)
-    return estimate_invert(a["pipe"], f, h, w, int(a.get("steps", 50)), "recompute" if cache == "auto" else cache,
-                           a.get("temporal", True), a.get("record", True), a.get("null_text") or None)
+    est = estimate_invert(a["pipe"], f, h, w, int(a.get("steps", 50)), "recompute" if cache == "auto" else cache,
+                          a.get("temporal", True), a.get("record", True), a.get("null_text") or None)
+    if cache == "auto" and a.get("record", True):
+        est.call = est.call.replace("(recompute store)", "(cache='auto': recompute on a GPU)")
+    return est
 
 
 def _of_edit(a) -> Estimate:

@@ -64,6 +64,8 @@ def notebook_calls(F: int, S: int, tuning_steps: int = TUNING_STEPS) -> dict[str
         "04_attention_store": [inv],
         "05_blending_mask": [inv],
         "06_inversion_attention_fusion": [inv, ed, recon, ed],
+        "07_cross_attention_fusion": [inv, *(ed,) * 4, ("reconstruct, w 1", "sample", dict(n=F, steps=S, guidance=1.0)),
+                                      *(ed,) * 6],  # this edit, the other mode, no cross fusion, identity; 6 weights
         "08_attention_blending": [inv, *(ed,) * 9],
         "09_spatial_temporal_attention": [*((f"invert, temporal {t}", "invert", dict(frames=F, steps=S, temporal=t))
                                             for t in (False, ("first", "previous"), "all")),

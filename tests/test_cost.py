@@ -70,7 +70,9 @@ def test_the_call_list_covers_every_notebook_that_computes(t4_check):
     computing = re.compile(r"fz\.(invert|edit|sample|reconstruct|tuning\.tune_on_clip)\(|lab\.run_variants\(")
     computes = {p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py") if computing.search(p.read_text())}
     listed = set(t4_check.notebook_calls(8, 25))
-    assert computes == listed, f"not listed: {sorted(computes - listed)}; listed but absent: {sorted(listed - computes)}"
+    present = {p.stem for p in (ROOT / "notebooks").glob("[0-9]*.py")}
+    assert computes <= listed, f"not listed in scripts/t4_check.py: {sorted(computes - listed)}"
+    assert not (listed & present) - computes, f"listed but computing nothing: {sorted((listed & present) - computes)}"
 
 
 def test_the_dry_run_prints_a_table_per_notebook(t4_check, capsys):
