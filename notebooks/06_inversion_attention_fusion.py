@@ -31,7 +31,29 @@ if "google.colab" in sys.modules:
         print("No GPU in this runtime: Runtime > Change runtime type > T4 GPU > Save, then run all again "
               "(or carry on with the CPU toy model).")
     url = "git+https://github.com/fatezero-lab/fatezero-lab"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"], check=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", f"fatezero-lab @ {url}"],
+                          capture_output=True, text=True)
+    if done.returncode:  # say why: the end of pip's own error output
+        print(done.stderr[-3000:] or done.stdout[-3000:])
+        raise RuntimeError(f"pip install failed (exit {done.returncode}): its last lines are printed above")
+
+# %% tags=["skip-execution"]
+# Colab only, optional: keep the downloads (SD weights ~2.1 GB, clips) and your results (videos, the tuned UNet of
+# notebook 10) on Google Drive, so that a new runtime after a disconnect starts from them. Set USE_DRIVE = True and
+# run this cell before the setup cell (Drive asks for permission once). Skipped everywhere else and by the tests.
+import os
+import sys
+
+USE_DRIVE = False
+if USE_DRIVE and "google.colab" in sys.modules:
+    from google.colab import drive
+
+    drive.mount("/content/drive")
+    root = "/content/drive/MyDrive/fatezero_lab"
+    os.environ["HF_HOME"] = f"{root}/huggingface"  # model weights (read when fatezero_lab loads them)
+    os.environ["FATEZERO_LAB_CACHE"] = f"{root}/clips"  # the paper's clips (fz.data)
+    os.environ["FATEZERO_LAB_OUT"] = f"{root}/outputs"  # lab.save videos, tuned UNets
+    print("Drive folder:", root)
 
 # %%
 import os
@@ -42,6 +64,7 @@ import fatezero_lab as fz
 import fatezero_lab.lab
 
 # One switch: "sd" (CUDA: SD v1.4, the paper's clip and prompts) or "toy" (CPU); FATEZERO_LAB_MODE=toy|sd overrides.
+# profile="t4" (Colab's default: 8 frames, 25 steps), "paper" (50 steps) or "quick"; sd-mode calls print their cost.
 lab = fz.lab.setup()  # FZ_FAST=1 (the test suite): 4 frames, 10 steps
 pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
