@@ -84,5 +84,37 @@ print(ex.missing or "toy: every score below is measured against the exact ground
 fz.video.show(ex.clips({"edit": out.frames}))
 
 # %% [markdown]
+# A score alone does not say whether the *method* or the *model* lost the rest. Two yardsticks from the same inversion (`ex.yardsticks`, two more UNet passes): the **reconstruction** (invert, then sample back with the source prompt: the most this model gives back of the clip) and the **identity edit** (the same edit with the target prompt set to the source prompt: how much an edit that changes nothing keeps). "kept" is PSNR to the source where the edit should change nothing (toy: outside the objects; `sd` has no true mask, so the whole frame).
+
+# %%
+ys = ex.yardsticks(inv, out.frames)
+ys
+
+# %% [markdown]
+# ## 5. Try another edit
+# Pick another edit of the same inversion: in `toy` mode the target colour, in `sd` mode how strongly the new word is re-weighted (the preset's `watercolor` x10). Each choice runs one edit the first time (a few seconds on the toy's CPU) and is cached after that; its scores are printed beside the yardsticks above.
+
+# %%
+if ex.has_ground_truth:  # toy: the target colour (each with its own exact ground truth)
+    variants = {c: lab.example(ex.source, ex.target.replace("blue", c), blend_words=ex.blend_words,
+                               motion="left_to_right", seed=0) for c in ("blue", "yellow", "purple")}
+else:  # sd: the re-weighting of the preset's new word (1 = none)
+    word, w = next(iter(ex.config.reweight.items()), ("", 1.0))
+    variants = {f"{word} x{k:g}": ex.replace(config=ex.config.replace(reweight={word: k}))
+                for k in dict.fromkeys((w, w / 2, 1.0))} if word else {"the preset's edit": ex}
+cached = {next(iter(variants)): out.frames}  # the edit above
+
+
+def try_edit(choice=next(iter(variants))):
+    e = variants[choice]
+    if choice not in cached:
+        cached[choice] = fz.edit(pipe, inv, e.target, e.config, progress=False).frames
+    fig = fz.viz.compare_clips(e.clips({choice: cached[choice]}), title=e.title); plt.show()
+    s = e.scores(cached[choice])
+    print(f"{e.main_metric} {s[e.main_metric]:.3f}   " + ys.beside(e.psnr_row(cached[choice]), choice))
+
+widgets.interact(try_edit, choice=widgets.ToggleButtons(options=list(variants)));
+
+# %% [markdown]
 # ## Next
 # Notebooks 01–11 take each step apart, in the mode chosen above: the toy world (01), DDIM inversion (02), the guided drift that FateZero leaves in place and two fixes for it, null-text and negative-prompt inversion (03, beyond the paper), the attention store (04), the blending mask (05), inversion vs reconstruction attention (06), cross-attention fusion (07), attention blending (08), spatial-temporal attention (09), shape editing (10) and the benchmark of the paper's claims (11); notebook 12 is the gallery: every preset of the paper, your own prompts and your own clip.

@@ -86,6 +86,7 @@ choice = widgets.Dropdown(options=lab.gallery_choices(), description="preset", l
 source, target = (widgets.Text(description=d, layout={"width": "90%"}) for d in ("source", "target"))
 blend = widgets.Text(description="blend words", placeholder="space-separated source words")
 tune = widgets.Checkbox(description="one-shot tuning first (shape edits)")
+yardsticks = widgets.Checkbox(True, description="yardsticks (2 more passes)")
 about = widgets.HTML()
 
 def fill(change=None):
@@ -110,6 +111,7 @@ def run(_=None):
     fig = fz.viz.compare_clips(item.clips({"edit": out.frames}), title=item.title); plt.show()
     fz.video.show(item.clips({"edit": out.frames}))
     print({k: round(v, 3) for k, v in item.scores(out.frames).items()}, item.missing, sep="\n")
+    if yardsticks.value: print(item.yardsticks(inv, out.frames, pipe=model))  # reconstruction, identity edit (nb 00)
     path = lab.save(out.frames, f"{choice.value[:24]}_{target.value[:40]}", fps=getattr(item.frames, "fps", None))
     if fz.lab.in_colab():
         files.download(str(path))  # the browser saves it
@@ -123,7 +125,7 @@ def clicked(_):
         shown.clear_output(); run()
 
 button.on_click(clicked)
-widgets.VBox([choice, about, source, target, blend, tune, button, shown])
+widgets.VBox([choice, about, source, target, blend, widgets.HBox([tune, yardsticks]), button, shown])
 
 # %% [markdown]
 # Press **Run** above for your choice. Run all once runs the mode's default (`sd`: the paper's teaser as a watercolor) right here:
