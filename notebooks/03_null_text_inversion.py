@@ -101,7 +101,7 @@ for k, r in recs.items():
 fig = fz.viz.compare_clips({"source": ex.frames, **recs}, title="reconstruction with guidance"); plt.show()
 
 # %% [markdown]
-# The same FateZero edit from both inversions (every fusion setting identical), and from the plain inversion with the
+# The same FateZero edit (notebook 00's; its attention fusion is taken apart in notebooks 04–08) from both inversions (every setting identical), and from the plain inversion with the
 # source prompt as the unconditional input (`unconditional="source"`, no tuning at all). With $u = \tau(p_{src})$,
 # $\hat\epsilon = \epsilon_\theta(z_t, t, p_{src}) + w\,(\epsilon_\theta(z_t, t, p_{tgt}) - \epsilon_\theta(z_t, t, p_{src}))$:
 # the source prompt's guided step *is* the unguided one (the reconstruction above is exact), and $w$ scales only what
@@ -120,6 +120,16 @@ print(ex.missing)
 fig = fz.viz.compare_clips(ex.clips(edits), title=ex.title); plt.show()
 
 # %% [markdown]
+# Yardsticks per inversion (`ex.yardsticks`, notebook 00): its reconstruction (plain: sampled back at $w = 1$, the most the model gives back; null-text: at $w = 7.5$ with the tuned $\varnothing_i$) and its **identity edit**, the same edit with the target prompt set to the source prompt. "kept" is PSNR to the source where the edit should change nothing; the identity edit shows how much of the drift an edit carries before it changes anything.
+
+# %%
+yard = {"plain": ex.yardsticks(plain), "null-text": ex.yardsticks(tuned)}
+for name, y in yard.items():
+    print(f"{name} inversion: {y!r}\n")
+for k, e in edits.items():
+    print(yard["null-text" if "null-text" in k else "plain"].beside(ex.psnr_row(e), k))
+
+# %% [markdown]
 # Move the widget: which inversion, and reconstruction or edit. The null-text embeddings are tuned for one guidance; `fz.edit` warns when an edit runs at another.
 
 # %%
@@ -136,4 +146,4 @@ def show(inversion="null-text", view="edit"):
 widgets.interact(show, inversion=["plain", "null-text", "negative-prompt"], view=["edit", "reconstruction"]);
 
 # %% [markdown]
-# **What it costs**: every step runs `iterations` forward *and* backward passes of the UNet on top of the inversion (on the toy, 8 frames and 50 steps on a 2-core CPU: 10 s for the plain inversion, about 2 min with 2 Adam steps per step, 4 min with 10). **What it changes in the paper's story**: with null-text inversion the reconstruction pass retraces the inversion, so prompt-to-prompt's *reconstruction* attention becomes the inversion's — FateZero's key ablation (notebook 06) is a statement about plain DDIM inversion. Negative-prompt inversion costs nothing (one more prompt encoding) and, on the toy's four colour edits, removes every broken frame at $w = 5$ (docs/toy_edit_quality.md, section 6d), though it ruins the suite's background edits (grass → snow: speckled, over-bright snow; section 11), for it guides only by the *difference* of two prompts, so wherever that difference reaches the background (through the UNet: on the toy only the changed word's embedding differs, its text encoder having no transformer layers; in Stable Diffusion every token after it differs too) $w$ amplifies it too. The reference FateZero uses neither; `fatezero_lab` keeps the paper's behaviour as the default.
+# **What it costs**: every step runs `iterations` forward *and* backward passes of the UNet on top of the inversion (on the toy, 8 frames and 50 steps on a 2-core CPU: 10 s for the plain inversion, about 2 min with 2 Adam steps per step, 4 min with 10). **What it changes in the paper's story**: FateZero's key ablation (notebook 06) compares the attention recorded *during inversion* with the attention of a separate *reconstruction* pass from $z_T$ (prompt-to-prompt's choice). With null-text inversion the guided reconstruction retraces the inversion, so the two kinds of attention coincide: the ablation is a statement about plain DDIM inversion. Negative-prompt inversion costs nothing (one more prompt encoding) and, on the toy's four colour edits, removes every broken frame at $w = 5$ (docs/toy_edit_quality.md, section 6d), though it ruins the suite's background edits (grass → snow: speckled, over-bright snow; section 11), for it guides only by the *difference* of two prompts, so wherever that difference reaches the background (through the UNet: on the toy only the changed word's embedding differs, its text encoder having no transformer layers; in Stable Diffusion every token after it differs too) $w$ amplifies it too. The reference FateZero uses neither; `fatezero_lab` keeps the paper's behaviour as the default.

@@ -73,7 +73,7 @@ lab
 # %% [markdown]
 # At every inversion step FateZero keeps the UNet's attention: cross-attention $c_t$ (query pixel $\to$ word) and spatial-temporal self-attention $s_t$ (query pixel $\to$ pixels of its *reference frames*), $\mathrm{softmax}(QK^\top/\sqrt d)$. Which frames those are is a setting, and the frame itself is not among them: the toy uses the library's default, the first and the previous frame at every layer (Tune-A-Video's sparse-causal choice, also the authors' code default and what their shape configs run); the authors' zero-shot Stable Diffusion configs — the presets `sd` mode runs, except the Porsche edit — use the **middle** frame only, and only in layers at least 640 channels wide (SD's 64×64 layers stay per-frame, the frame reading itself). `docs/method.md`, section 7.
 #
-# The step sliders below count the **inversion's** steps as stored: step 0 is the first, least noisy one, the last is the noisiest; `store.timesteps[step]` is its timestep $t$ (an edit's step $i$, counted from the noisiest, replays store step $N-1-i$).
+# The sliders below pick an inversion step by its timestep $t$ (`store.timesteps`): small $t$ is the first, least noisy step of the inversion, large $t$ the noisiest (an edit starts there and replays the steps in the opposite order).
 
 # %%
 ex = lab.example("a red circle and a blue square on grass", words=["circle", "square"], seed=2)
@@ -93,14 +93,19 @@ for row in store.layer_table():
 cross = {"mask layers": None, **{store.layers[n].short: n for n in store.layer_names("cross")}}
 GRID = max(store.layers[n].resolution[0] for n in store.layer_names("self"))  # finest recorded grid (toy 16, SD 32)
 
+def t_slider():  # the stored steps, labelled by their timestep t
+    return widgets.SelectionSlider(options=[(str(t), i) for i, t in enumerate(store.timesteps)],
+                                   value=store.steps // 2, description="t", continuous_update=False)
+
 def explore(word=ex.words[0], step=STEPS // 2, layer="mask layers", head=-1):
     layers = fz.masks.default_mask_layers(store) if cross[layer] is None else [cross[layer]]
     maps = store.cross_attention(word, step=step, layers=layers, heads=None if head < 0 else head,
                                  resolution=GRID)
-    fig = fz.viz.attention_over_frames(maps, ex.frames, title=f"{word!r}, step {step}, {layer}"); plt.show()
+    fig = fz.viz.attention_over_frames(maps, ex.frames, title=f"{word!r}, t = {store.timesteps[step]}, {layer}")
+    plt.show()
 
-fz.viz.on_release(widgets.interact(explore, word=store.words(), step=(0, store.steps - 1), layer=list(cross),
-                                   head=(-1, store.layers[store.layer_names("cross")[0]].heads - 1)));
+fz.viz.on_release(widgets.interact(explore, word=store.words(), step=t_slider(),
+                 layer=list(cross), head=(-1, store.layers[store.layer_names("cross")[0]].heads - 1)));
 
 # %% [markdown]
 # ## Self-attention explorer
@@ -111,7 +116,8 @@ selfs = {store.layers[n].short: n for n in store.layer_names("self", resolution=
 
 def where(row=GRID // 2, col=GRID // 2, frame=FRAMES - 1, layer=list(selfs)[0], step=STEPS // 2):
     res = store.self_attention((row, col), frame=frame, step=step, layer=selfs[layer])
-    fig = fz.viz.self_attention_figure(res, ex.frames, (row, col), frame, (GRID, GRID)); plt.show()
+    fig = fz.viz.self_attention_figure(res, ex.frames, (row, col), frame, (GRID, GRID))
+    fig.suptitle(f"t = {store.timesteps[step]}, {layer}", fontsize=9); plt.show()
 
-fz.viz.on_release(widgets.interact(where, row=(0, GRID - 1), col=(0, GRID - 1), frame=(0, FRAMES - 1),
-                                   layer=list(selfs), step=(0, store.steps - 1)));
+fz.viz.on_release(widgets.interact(where, row=(0, GRID - 1), col=(0, GRID - 1), frame=(0, FRAMES - 1), layer=list(selfs),
+                 step=t_slider()));

@@ -75,7 +75,7 @@ lab
 #
 # made from the **source** cross-attention recorded during inversion. The reference normalises by the spatial max and uses $\tau = 0.3$; the toy model ships its own measured rule (see the store's `defaults`). The authors build $M_t$ only for their shape edits (blend words "silver jeep", "man", "swan"); their style and attribute edits set no blend words, i.e. full source self-attention (`docs/method.md`, "What the authors run, per kind of edit").
 #
-# `step` below is the inversion's stored step: 0 is the first, least noisy one; `store.timesteps[step]` is its timestep $t$. Editing step $i$ (0 = the noisiest) reads the mask of store step $N-1-i$.
+# The `t` slider and the titles below name an inversion step by its timestep $t$ (`store.timesteps`): small $t$ is the first, least noisy step, large $t$ the noisiest. The edit runs from large $t$ to small and, at each $t$, reads the mask made from the inversion's attention at that same $t$.
 
 # %%
 ex = lab.example("a red circle and a blue square on grass", blend_words=["circle"], words=["circle", "square"], seed=2)
@@ -83,13 +83,15 @@ inv = fz.invert(pipe, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal)
 store = inv.store
 print("model defaults:", store.defaults or "reference recipe")
 m = fz.blend_mask(store, [ex.words[0]], step=STEPS // 2)
+print(f"t = {store.timesteps[STEPS // 2]}")
 m
 
 # %% [markdown]
 # Each stage for one frame; in `toy` mode the last panel is the object's true mask (the renderer knows it). A real clip has no true mask, so `sd` mode shows the stages only — judge by eye whether the mask covers the jeep.
 
 # %%
-fig = fz.viz.mask_stages(m, frame=0, truth=ex.object_mask(size=m.mask.shape[-1])); plt.show()
+fig = fz.viz.mask_stages(m, frame=0, truth=ex.object_mask(size=m.mask.shape[-1]))
+fig.suptitle(f"frame 0, t = {store.timesteps[STEPS // 2]}", fontsize=9); plt.show()
 
 
 # %%
@@ -98,10 +100,12 @@ def tune(threshold=0.3, dilation=3, normalise="max", step=STEPS // 2, word=ex.wo
                       resolution=lab.size)
     name, value = ex.mask_quality(r.mask, word)
     fig = fz.viz.attention_over_frames(r.mask.astype(float), ex.frames,
-        title=f"{word!r}: {name} {value:.2f}, area {r.area:.0%}"); plt.show()
+        title=f"{word!r} at t = {store.timesteps[step]}: {name} {value:.2f}, area {r.area:.0%}"); plt.show()
 
-fz.viz.on_release(widgets.interact(tune, threshold=(0.0, 1.0, 0.05), dilation=[1, 3, 5],
-                                   normalise=["max", "minmax"], step=(0, store.steps - 1), word=ex.words));
+t_slider = widgets.SelectionSlider(options=[(str(t), i) for i, t in enumerate(store.timesteps)],
+                                   value=STEPS // 2, description="t", continuous_update=False)
+fz.viz.on_release(widgets.interact(tune, threshold=widgets.FloatSlider(0.3, min=0.0, max=1.0, step=0.05, continuous_update=False),
+                 dilation=[1, 3, 5], normalise=["max", "minmax"], step=t_slider, word=ex.words));
 
 # %% [markdown]
 # Sweep the threshold for both normalisations. Where the two curves lie on top of each other, the averaged map's minimum is already about 0, so dividing by the max and min-max scaling agree. In `toy` mode the curve is the IoU with the true mask — noisy for one clip at one step; `benchmarks/toy_quality.py` reports the mean over held-out images (0.66 for the shipped model on single objects, 0.65 in two-object scenes: `docs/toy_quality.md`, B3 and B5). In `sd` mode there is no true mask and the curve is the mask's area: a plateau means the word's map has a clear edge, so the exact threshold matters little.
@@ -112,11 +116,12 @@ for norm in ["max", "minmax"]:
     scores = [ex.mask_quality(fz.blend_mask(store, [ex.words[0]], step=STEPS // 2, threshold=t, normalise=norm,
                                             resolution=lab.size).mask)[1] for t in ths]
     plt.plot(ths, scores, label=f"normalise={norm}")
-plt.xlabel("threshold"); plt.ylabel(ex.mask_quality(m.mask)[0]); plt.title(f"mask of {ex.words[0]!r} vs threshold")
+plt.xlabel("threshold"); plt.ylabel(ex.mask_quality(m.mask)[0])
+plt.title(f"mask of {ex.words[0]!r} at t = {store.timesteps[STEPS // 2]} vs threshold")
 plt.legend(); plt.show()
 
 # %%
 steps_shown = list(range(0, store.steps, max(1, store.steps // 5)))
-rows = {f"step {s}": np.repeat(fz.blend_mask(store, [ex.words[0]], step=s, resolution=lab.size).mask[..., None], 3, -1)
-        .astype(float) for s in steps_shown}
-fig = fz.viz.compare_clips(rows, title="M_t over inversion steps (rows) and frames (columns)"); plt.show()
+rows = {f"t = {store.timesteps[s]}": np.repeat(fz.blend_mask(store, [ex.words[0]], step=s, resolution=lab.size)
+                                               .mask[..., None], 3, -1).astype(float) for s in steps_shown}
+fig = fz.viz.compare_clips(rows, title="M_t over timesteps t (rows) and frames (columns)"); plt.show()

@@ -162,4 +162,4 @@ widgets.interact(at_t, t=widgets.SelectionSlider(options=list(t_of.values()), de
 
 # %% [markdown]
 # ## What this shows
-# TODO (issue 31 item 4): to be written from a full toy-mode run of this notebook — not run yet on the lessons branch (the shared CPU lock was not free in time).
+# *Not written yet*: this takeaway is to be written from a full toy-mode run of the notebook, which has not been made (issue 31). Until then, read the numbers and the frames above: they are what this run computed.

@@ -198,4 +198,4 @@ widgets.interact(windows, cross=widgets.SelectionSlider(options=[(fz.viz.window_
 
 # %% [markdown]
 # ## What this shows
-# TODO (issue 31 item 4): to be written from a full toy-mode run of this notebook — not run yet on the lessons branch (the shared CPU lock was not free in time).
+# *Not written yet*: this takeaway is to be written from a full toy-mode run of the notebook, which has not been made (issue 31). Until then, read the numbers and the frames above: they are what this run computed.

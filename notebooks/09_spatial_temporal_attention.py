@@ -90,6 +90,14 @@ no_fusion = {f"no fusion, {name}": fz.edit(pipe, inversions[name], ex.target, ex
 fig = fz.viz.compare_clips(ex.clips({**results, **no_fusion}), title=ex.title); plt.show()
 
 # %% [markdown]
+# Yardsticks (`ex.yardsticks`, notebook 00) for the default setting's inversion (toy: first + previous; `sd`: the paper's middle frame): its reconstruction and its identity edit (the target prompt set to the source prompt), scored like the edit. Their frame-to-frame change against the source's, drawn grey in the next figure, is the model's own flicker when nothing is edited.
+
+# %%
+main = "first+previous" if ex.has_ground_truth else "the paper's (middle frame)"
+ys = ex.yardsticks(inversions[main], results[main])
+ys
+
+# %% [markdown]
 # Flicker, frame pair by frame pair: the **temporal-difference error** $\frac{1}{HW}\sum_p |(\hat x_{f+1}-\hat x_f)-(x_{f+1}-x_f)|$ (`fz.metrics.temporal_error`), how far the edit's change from one frame to the next is from the reference's: the toy's ground truth, or for a real clip (`sd` mode, no ground truth) the **source**, whose motion an edit should keep. 0 = the edit moves exactly as the reference does. `sd` mode adds the paper's Tem-Con (CLIP similarity of consecutive frames).
 
 # %%
@@ -98,6 +106,9 @@ for name, frames in {**results, **no_fusion}.items():
     err = [fz.metrics.temporal_error(frames[f - 1:f + 1], ex.reference[f - 1:f + 1]) for f in pairs]
     plt.plot(pairs, err, "o--" if name.startswith("no fusion") else "o-",
              label=f"{name} (mean {np.mean(err):.4f})")
+for name in (ys.RECONSTRUCTION, ys.IDENTITY):  # the model alone, against the source's own motion
+    err = [fz.metrics.temporal_error(ys.frames[name][f - 1:f + 1], ex.frames[f - 1:f + 1]) for f in pairs]
+    plt.plot(pairs, err, ":", color="grey", label=f"{name.split(' (')[0]} vs source (mean {np.mean(err):.4f})")
 plt.xlabel("frame f (pair f-1, f)"); plt.ylabel(f"temporal-difference error vs {ex.reference_name}")
 plt.title("flicker per frame pair (lower = steadier)"); plt.legend(fontsize=8); plt.show()
 if not ex.has_ground_truth:

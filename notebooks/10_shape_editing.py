@@ -97,10 +97,11 @@ if hasattr(report, "losses"):  # a reloaded model has no losses to plot
     plt.xlabel("tuning step"); plt.ylabel("denoising loss"); plt.title("one-shot tuning on the clip"); plt.show()
 
 # %%
-results = {}
+results, yard = {}, {}
 for name, model in [("zero-shot", pipe), ("tuned", tuned)]:
     inv = fz.invert(model, ex.frames, ex.source, steps=STEPS, temporal=ex.temporal)
     results[name] = fz.edit(model, inv, ex.target, ex.config).frames
+    yard[name] = ex.yardsticks(inv, results[name], pipe=model)  # this model's reconstruction and identity edit
 fig = fz.viz.compare_clips(ex.clips(results), title=ex.title); plt.show()
 
 # %% [markdown]
@@ -115,6 +116,13 @@ for name, frames in results.items():
     else:
         print(f"{name:10} " + "  ".join(f"{m} {v:.3f}" for m, v in ex.scores(frames).items()))
 print(ex.missing)
+
+# %% [markdown]
+# Yardsticks per model (`ex.yardsticks`, notebook 00): tuning changes the model, so it changes what the model gives back of the clip (its reconstruction) and what an edit that changes nothing keeps (its identity edit) — read each edit against its own model's.
+
+# %%
+for name, y in yard.items():
+    print(f"{name}: {y!r}\n")
 
 
 # %%

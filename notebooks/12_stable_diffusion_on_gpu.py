@@ -109,6 +109,7 @@ choice = widgets.Dropdown(options=lab.gallery_choices(), description="preset", l
 source, target = (widgets.Text(description=d, layout={"width": "90%"}) for d in ("source", "target"))
 blend = widgets.Text(description="blend words", placeholder="space-separated source words")
 tune = widgets.Checkbox(description="one-shot tuning first (shape edits)")
+yardsticks = widgets.Checkbox(True, description="yardsticks (2 more passes)")
 about = widgets.HTML()
 
 def fill(change=None):
@@ -134,9 +135,9 @@ def run(_=None):
     fz.viz.paper_vs_yours(item, out.frames); plt.show()  # sd: the authors' published result beside yours
     fz.video.show(item.clips({"edit": out.frames}))
     print({k: round(v, 3) for k, v in item.scores(out.frames).items()}, item.missing, sep="\n")
+    if yardsticks.value: print(item.yardsticks(inv, out.frames, pipe=model))  # reconstruction, identity edit (nb 00)
     path = lab.save(out.frames, f"{choice.value[:24]}_{target.value[:40]}", fps=getattr(item.frames, "fps", None))
-    if fz.lab.in_colab():
-        files.download(str(path))  # the browser saves it
+    files.download(str(path)) if fz.lab.in_colab() else None  # Colab: the browser saves it
     print("written:", path)
     return out
 
@@ -147,7 +148,7 @@ def clicked(_):
         shown.clear_output(); run()
 
 button.on_click(clicked)
-widgets.VBox([choice, about, source, target, blend, tune, button, shown])
+widgets.VBox([choice, about, source, target, blend, widgets.HBox([tune, yardsticks]), button, shown])
 
 # %% [markdown]
 # Press **Run** above for your choice. Run all once runs the mode's default (`sd`: the paper's teaser as a watercolor) right here:
