@@ -757,10 +757,10 @@ class SDLab(Lab):
     mode: ClassVar[str] = "sd"
     has_ground_truth: ClassVar[bool] = False
     # caps on every preset's own settings (presets.run_settings): None = the preset's own value
-    max_frames: int | None = None  # frames per clip (fast: 4)
-    max_steps: int | None = None  # DDIM steps (fast: 10)
-    max_tuning_steps: int | None = None  # one-shot tuning steps (fast: 20)
-    caps_why: str = ""  # who set the caps, named when one lowers a preset's setting (e.g. "fast mode")
+    _max_frames: int | None = None  # frames per clip (fast: 4)
+    _max_steps: int | None = None  # DDIM steps (fast: 10)
+    _max_tuning_steps: int | None = None  # one-shot tuning steps (fast: 20)
+    _caps_why: str = ""  # who set the caps, named when one lowers a preset's setting (e.g. "fast mode")
 
     @classmethod
     def setup(cls, preset: str = SD_PRESET, fast: bool = False, standin: bool = False, device=None,
@@ -798,15 +798,15 @@ class SDLab(Lab):
             pipe = load_pipeline(p.model_id, device=device)
         cost.announce(_estimate_gpu(profile))
         return cls(pipe=pipe, frames=frames, steps=steps, size=pipe.resolution[0], fast=profile.name == "quick",
-                   standin=standin, preset=p, why=why, profile=profile, capped=s.note, max_frames=max_frames,
-                   max_steps=max_steps, max_tuning_steps=max_tuning_steps, caps_why=caps_why)
+                   standin=standin, preset=p, why=why, profile=profile, capped=s.note, _max_frames=max_frames,
+                   _max_steps=max_steps, _max_tuning_steps=max_tuning_steps, _caps_why=caps_why)
 
-    def settings(self, preset: str):
+    def _settings(self, preset: str):
         """:func:`fatezero_lab.presets.run_settings` of ``preset`` under this lab's caps: its own frames, sampling,
         steps and tuning, lowered to the caps, with a note saying what was capped."""
         from . import presets
 
-        return presets.run_settings(preset, self.max_frames, self.max_steps, self.max_tuning_steps, self.caps_why)
+        return presets.run_settings(preset, self._max_frames, self._max_steps, self._max_tuning_steps, self._caps_why)
 
     def example(self, caption: str | None = None, target: str | None = None, blend_words=None, words=None,
                 preset: str | None = None, motion: str = "left_to_right", seed: int = 0, camera: str = "static",
@@ -820,7 +820,7 @@ class SDLab(Lab):
         from . import presets
 
         p = presets.load(name)
-        n = self.settings(name).frames
+        n = self._settings(name).frames
         same_clip = self._default is not None and (p.clip, p.start_sample_frame, p.sampling_rate, n) == (
             self.preset.clip, self.preset.start_sample_frame, self.preset.sampling_rate, len(self._default.frames))
         frames = self._default.frames if same_clip else p.load_clip(n_frames=n, size=self.size)
@@ -833,7 +833,7 @@ class SDLab(Lab):
         if self.standin and temporal.min_channels:  # the preset's channel floor, at the stand-in's widths
             temporal = dataclasses.replace(temporal, min_channels=temporal.min_channels * STANDIN_WIDTHS[0] // SD_WIDTH)
         words = list(TEASER_WORDS) if p.clip == "car-turn" else (list(p.config.blend_words) or p.source_prompt.split()[2:3])
-        s = self.settings(p.name)
+        s = self._settings(p.name)
         if s.note:
             print(s.note)
         return Example(frames=frames, source=p.source_prompt, target=p.target_prompt, config=p.config,
@@ -846,7 +846,7 @@ class SDLab(Lab):
         teaser's shape edit) — steps and learning rate of the authors' tune config, under this lab's caps (fast: 20
         steps). A gallery example carries its own preset's (``Example.tuning``)."""
         name = self.preset.name if self.preset is not None and self.preset.needs_tuning else "jeep_posche"
-        return self.settings(name).tuning
+        return self._settings(name).tuning
 
     def gallery_choices(self) -> list[str]:
         """Every preset of the paper."""
@@ -859,7 +859,7 @@ class SDLab(Lab):
 
         self._check_choice(choice)
         p = presets.load(choice)
-        s = self.settings(choice)
+        s = self._settings(choice)
         run = f"{s.frames} frames, {s.steps} DDIM steps" + (f", {s.tuning_steps} tuning steps" if s.tuning else "")
         return {"source": p.source_prompt, "target": p.target_prompt, "blend_words": list(p.config.blend_words),
                 "needs_tuning": p.needs_tuning, "steps": s.steps, "frames": s.frames, "note": s.note,
@@ -875,7 +875,7 @@ class SDLab(Lab):
         if video is None:
             ex = self._preset_example(choice)
         else:
-            n = max(self.settings(choice).frames, 1)  # the preset's frame count (capped) from your clip
+            n = max(self._settings(choice).frames, 1)  # the preset's frame count (capped) from your clip
             frames = fzvideo.prepare(video, n_frames=n, size=self.size, start=start, stride=stride)
             ex = self._preset_example_for(presets.load(choice), frames)
         src, tgt = source or ex.source, target or ex.target

@@ -237,7 +237,7 @@ def test_gallery_runs_each_preset_at_its_own_frames_steps_and_tuning(teaser_cach
     """The gallery's examples carry their preset's own frames (the clip is fetched at them), sampling, DDIM steps
     and tuning — the notebook runs ``steps=item.steps`` and ``**item.tuning`` — not the default preset's."""
     monkeypatch.setattr(fzlab, "standin_pipeline", lambda dtype=None: standin)
-    lab = fzlab.setup("sd", fast=False, standin=True, quiet=True)
+    lab = fzlab.setup("sd", fast=False, standin=True, quiet=True, profile="paper")  # no caps
     assert (lab.frames, lab.steps) == (8, 50) and lab.clip.shape[0] == 8  # jeep_watercolor's own
     calls = _record_fetches(monkeypatch)
     ex = lab.gallery_example("train_shinkai")
@@ -268,7 +268,7 @@ def test_fast_mode_caps_every_preset(sd_lab, monkeypatch, capsys):
     calls = _record_fetches(monkeypatch)
     ex = sd_lab.gallery_example("swan_duck")
     assert calls == [("swan_swarov", 4, 0, 1)] and (ex.steps, ex.tuning) == (10, {"steps": 20, "lr": 1e-5})
-    assert "fast mode ($FZ_FAST=1) caps preset 'swan_duck'" in capsys.readouterr().out
+    assert "the 'quick' profile caps preset 'swan_duck'" in capsys.readouterr().out
     assert sd_lab.gallery_example("jeep_watercolor_10_steps").steps == 10  # already within the cap
 
 
