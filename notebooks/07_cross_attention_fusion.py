@@ -71,7 +71,7 @@ pipe, FRAMES, STEPS, FAST = lab.pipe, lab.frames, lab.steps, lab.fast
 lab
 
 # %% [markdown]
-# Cross-attention is where each pixel reads each word: $c = \mathrm{softmax}(QK^\top/\sqrt d)$, a map per token. Inside the **cross window** FateZero gives the edit's words maps taken from the source attention recorded during inversion (notebook 06 shows why the inversion's), so the target's words are drawn where the source's were. What the authors' code does (`/work/shared/reference/FateZero/video_diffusion/prompt_attention/`):
+# Cross-attention is where each pixel reads each word: $c = \mathrm{softmax}(QK^\top/\sqrt d)$, a map per token. Inside the **cross window** FateZero gives the edit's words maps taken from the source attention recorded during inversion (notebook 06 shows why the inversion's), so the target's words are drawn where the source's were. What the authors' code does (their repository ChenyangQiQi/FateZero at commit 9b6cb7b, folder `video_diffusion/prompt_attention/`):
 #
 # - **replace** (`attention_util.py:211-239`): $c_{fused} = c_{src} \cdot A$ with a word-swap matrix $A$ (`seq_aligner.py:152-186`): the swapped word reads the old word's map; it needs the same number of words;
 # - **refine** (`attention_util.py:241-272`): $c_{fused}[:, j] = \alpha_j\, c_{src}[:, \pi(j)] + (1-\alpha_j)\, c_{edit}[:, j]$ — a target token with a source counterpart $\pi(j)$ (a global alignment of the two token sequences, `seq_aligner.py:61-76, 107-118`) takes its map, a new word keeps its own;

@@ -137,7 +137,7 @@ def run(_=None):
     print({k: round(v, 3) for k, v in item.scores(out.frames).items()}, item.missing, sep="\n")
     if yardsticks.value: print(item.yardsticks(inv, out.frames, pipe=model))  # reconstruction, identity edit (nb 00)
     path = lab.save(out.frames, f"{choice.value[:24]}_{target.value[:40]}", fps=getattr(item.frames, "fps", None))
-    files.download(str(path)) if fz.lab.in_colab() else None  # Colab: the browser saves it
+    if fz.lab.in_colab(): files.download(str(path))  # noqa: E701  Colab: the browser saves it
     print("written:", path)
     return out
 
