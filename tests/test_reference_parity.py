@@ -40,13 +40,30 @@ def results(tmp_path_factory):
             "shape_f64": (["--case", "shape", "--float64"], "a_zero_added", "shape_f64_f4"),
             "hyphen_f64": (["--config", "config/shape/man_wonder_bat_spider.yaml", "--index", "2", "--float64",
                             "--frames", "2"], "a_zero_added", "man_wonder_bat_spider_2_f64_f2")}
-    found = {}
+    # The runs are single-threaded by design (benchmarks/reference_parity.py), so they start together: in CI they
+    # share two cores with the other pytest worker instead of holding one worker for their sum (783 s in a row on
+    # 2026-12-07's CI). Each gets a folder of its own (the model, the frames, the jobs); its output goes to a file,
+    # read when the run fails.
+    env = {**os.environ, "FATEZERO_REF": str(AUTHORS)}
+    procs = {}
     for key, (args, only, name) in runs.items():
-        proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reference_parity.py"), "--out", str(out),
-                               *args, "--only", only], capture_output=True, text=True, timeout=900,
-                              env={**os.environ, "FATEZERO_REF": str(AUTHORS)})
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-        found[key] = json.loads((out / f"results_{name}.json").read_text())
+        (out / key).mkdir()
+        log = open(out / key / "log.txt", "w")
+        procs[key] = (subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "reference_parity.py"), "--out",
+                                        str(out / key), *args, "--only", only], stdout=log, stderr=subprocess.STDOUT,
+                                       text=True, env=env), log)
+    found = {}
+    try:
+        for key, (proc, log) in procs.items():
+            rc = proc.wait(timeout=1800)
+            log.close()
+            assert rc == 0, f"{key}: " + (out / key / "log.txt").read_text()[-6000:]
+            found[key] = json.loads((out / key / f"results_{runs[key][2]}.json").read_text())
+    finally:
+        for proc, log in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+            log.close()
     return found
 
 
