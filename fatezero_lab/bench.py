@@ -8,8 +8,9 @@ judge accuracy, flicker and the temporal-difference error, centroid error). ``py
 The paper's claims, as inequalities between rows (checked by :func:`check_claims`):
 
 1. inversion attention beats reconstruction attention on ground-truth PSNR and background PSNR;
-2. masked blending beats no fusion on background kept, and beats full source self-attention on edits that change
-   structure (shape replacement, one object of two);
+2. masked blending beats no fusion on background kept (2a: against the plain edit, no cross or self fusion; 2c:
+   against cross fusion alone, no self fusion — the paper's attention-blending ablation), and beats full source
+   self-attention on edits that change structure (shape replacement, one object of two);
 3. spatial-temporal attention lowers flicker (measured as the temporal-difference error, which does not cancel
    out the way the signed ``flicker`` does);
 4. (shape-editing issue) tuning raises shape-edit accuracy — not measured here yet.
@@ -64,6 +65,7 @@ SUITE: tuple[Case, ...] = (
 # Each variant: keyword arguments of fz.edit; "blend" = use the case's blend word; "temporal" = inversion setting.
 VARIANTS: dict[str, dict] = {
     "plain DDIM edit (no fusion)": dict(fuse_cross=False, fuse_self=False),
+    "no self fusion (cross fusion on)": dict(fuse_self=False),  # the paper's blending ablation: cross fusion only
     "reconstruction attention (P2P)": dict(use_inversion_attention=False, blend=True),
     "inversion attention, full source self-attn": dict(),
     "FateZero (masked blending)": dict(blend=True),
@@ -123,10 +125,18 @@ def check_memory(pipe, variants: dict, frames: int, height: int, width: int, ste
                         size=f"for {frames} frames at {height}x{width} and {steps} steps")
 
 
+IDENTITY = "yardstick: identity edit (target = source)"  # the row run_suite(..., yardsticks=True) adds per case
+
+
 def run_suite(pipe, cases=SUITE, variants: dict | None = None, frames: int = 8, steps: int = 50,
-              guidance: float = 7.5, cache: str = "auto", progress: bool = True) -> list[dict]:
+              guidance: float = 7.5, cache: str = "auto", progress: bool = True, yardsticks: bool = False) -> list[dict]:
     """Run every variant on every case; one result row per (case, variant) (variants read by :func:`variant_edit`:
-    the case's blend word, and its target's first new word for latent blend)."""
+    the case's blend word, and its target's first new word for latent blend).
+
+    ``yardsticks``: one more row per case, :data:`IDENTITY` — the edit towards the *source* caption with the default
+    knobs and the case's blend word (changing nothing: its ``background_psnr`` is the most background an edit keeps,
+    its ``psnr`` to the truth what changing nothing scores) — carrying ``ceiling_psnr``, the reconstruction's PSNR to
+    the source (invert, resample at guidance 1: what the model itself gives back). Both reuse the case's inversion."""
     import fatezero_lab as fz
     from fatezero_lab.metrics import toy_edit_metrics
 
@@ -150,6 +160,14 @@ def run_suite(pipe, cases=SUITE, variants: dict | None = None, frames: int = 8, 
                                  background_edit=obj is None)
             rows.append({"case": asdict(case), "kind": case.kind, "variant": name, "seconds": time.perf_counter() - t0,
                          **m})
+        if yardsticks:
+            inv = invs.get(True) or fz.invert(pipe, clip.frames, case.source, steps=steps, cache=cache, progress=False)
+            t0 = time.perf_counter()
+            same = fz.edit(pipe, inv, case.source, guidance=guidance, blend_words=[case.blend], progress=False)
+            m = toy_edit_metrics(same.frames, clip, truth, obj=obj if obj is not None else 0, background_edit=obj is None)
+            ceiling = fz.psnr(fz.reconstruct(pipe, inv, progress=False), clip.frames)
+            rows.append({"case": asdict(case), "kind": case.kind, "variant": IDENTITY, "seconds": time.perf_counter() - t0,
+                         **m, "ceiling_psnr": ceiling})
     return rows
 
 
@@ -203,6 +221,7 @@ def check_claims(rows: list[dict]) -> dict[str, bool | None]:
     inv, rec = "FateZero (masked blending)", "reconstruction attention (P2P)"
     full, plain = "inversion attention, full source self-attn", "plain DDIM edit (no fusion)"
     notemp = "FateZero without spatial-temporal"
+    cross_only = "no self fusion (cross fusion on)"
     claims: dict[str, bool | None] = {}
 
     def cmp(name, a, b, greater=True, margin=PSNR_MARGIN):
@@ -212,6 +231,8 @@ def check_claims(rows: list[dict]) -> dict[str, bool | None]:
     cmp("1b inversion > reconstruction attention (background)", mean(inv, "background_psnr"),
         mean(rec, "background_psnr"))
     cmp("2a masked blending > plain edit, no cross or self fusion (background)", mean(inv, "background_psnr"), mean(plain, "background_psnr"))
+    cmp("2c masked blending > cross fusion alone, no self fusion (background)", mean(inv, "background_psnr"),
+        mean(cross_only, "background_psnr"))
     for kind in ("shape", "two-object", "colour", "background"):
         cmp(f"2b masked blending > full source self-attn on {kind} edits (PSNR)", mean(inv, "psnr", kind),
             mean(full, "psnr", kind))

@@ -106,8 +106,10 @@ def mask_stages(result, frame: int = 0, truth: np.ndarray | None = None):
     return fig
 
 
-def self_attention_figure(result: dict, frames: np.ndarray, query: tuple[int, int], frame: int, grid_hw):
-    """Where one query pixel looks: its frame with the query marked, then one map per reference frame."""
+def self_attention_figure(result: dict, frames: np.ndarray, query: tuple[int, int], frame: int, grid_hw,
+                          title: str = ""):
+    """Where one query pixel looks: its frame with the query marked, then one map per reference frame; ``title``
+    above them all."""
     plt = _plt()
     refs = result["frames"]
     fig, axes = plt.subplots(1, 1 + len(refs), figsize=(2.0 * (1 + len(refs)), 2.3))
@@ -123,7 +125,9 @@ def self_attention_figure(result: dict, frames: np.ndarray, query: tuple[int, in
         ax.set_title(f"keys from frame {f}", fontsize=8)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
-    fig.tight_layout()
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.9) if title else None)
     return fig
 
 

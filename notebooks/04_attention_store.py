@@ -19,7 +19,7 @@
 #
 # **Two modes, one switch** (the setup cell, `fz.lab.setup()`): on a GPU (Colab: *Runtime > Change runtime type > T4 GPU*) the notebook runs Stable Diffusion v1.4 on the paper's teaser clip with the paper's prompts (`sd` mode); on a CPU it runs the shipped toy model on toy clips that have an exact ground truth (`toy` mode). Set `FATEZERO_LAB_MODE=toy` or `sd` to choose.
 #
-# *Full mode with the toy model: 12 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
+# *Full mode with the toy model: 19 s on a 2-core CPU (measured by `benchmarks/notebooks.py`); the test suite runs it in a fast mode (`FZ_FAST=1`: 4 frames, 10 DDIM steps), in both modes (`sd` with a tiny random-weight stand-in for the download).*
 
 # %% tags=["skip-execution"]
 # Colab only: install fatezero_lab (this cell is skipped everywhere else, and by the test suite)
@@ -113,11 +113,18 @@ fz.viz.on_release(widgets.interact(explore, word=store.words(), step=t_slider(),
 
 # %%
 selfs = {store.layers[n].short: n for n in store.layer_names("self", resolution=GRID)}
+# the query starts on the first word's object in the last frame (toy: its true mask; sd: the grid's centre)
+obj = ex.object_mask(ex.words[0], size=GRID)
+ROW, COL = np.argwhere(obj[-1]).mean(0).round().astype(int) if obj is not None and obj[-1].any() else (GRID // 2,) * 2
 
-def where(row=GRID // 2, col=GRID // 2, frame=FRAMES - 1, layer=list(selfs)[0], step=STEPS // 2):
+def where(row=int(ROW), col=int(COL), frame=FRAMES - 1, layer=list(selfs)[0], step=STEPS // 2):
     res = store.self_attention((row, col), frame=frame, step=step, layer=selfs[layer])
-    fig = fz.viz.self_attention_figure(res, ex.frames, (row, col), frame, (GRID, GRID))
-    fig.suptitle(f"t = {store.timesteps[step]}, {layer}", fontsize=9); plt.show()
+    fig = fz.viz.self_attention_figure(res, ex.frames, (row, col), frame, (GRID, GRID),
+                                       title=f"t = {store.timesteps[step]}, {layer}"); plt.show()
 
 fz.viz.on_release(widgets.interact(where, row=(0, GRID - 1), col=(0, GRID - 1), frame=(0, FRAMES - 1), layer=list(selfs),
                  step=t_slider()));
+
+# %% [markdown]
+# ## What this shows
+# From a full toy-mode run (8 frames, 50 steps; 19 s on a 2-core CPU). One inversion records what the edit will replay: the store covers 20 self- and 20 cross-attention layers (at 16x16, 8x8 and 4x4, 4 heads each) for all 50 steps, with first + previous as every frame's key frames, and takes 804.7 MiB in the `inputs` mode chosen here (queries and keys, from which any map is recomputed on demand; notebook 12 compares the modes). **Cross-attention localises**: "circle" at $t = 501$, averaged over the mask layers, lies on the circle in every frame (up to 0.18 of a pixel's attention) and not on the square — the property notebook 05 turns into the blending mask. **Self-attention is where the frames meet**: a query pixel on the circle in frame 7, at the finest layer, reads mostly from the circle in its key frames 0 and 6, so what the edit draws there is tied to frame 0 and to the frame before; frame 7 itself is not among its keys. Move the sliders to see how both kinds of map change with the timestep $t$, the layer and the head, and pick another word or query pixel.

@@ -12,7 +12,7 @@ from fatezero_lab import bench
 
 CASES = (bench.SUITE[0], bench.SUITE[7], bench.SUITE[10])  # colour, shape, two-object
 VARIANTS = {name: bench.VARIANTS[name] for name in (
-    "plain DDIM edit (no fusion)", "reconstruction attention (P2P)", "inversion attention, full source self-attn",
+    "plain DDIM edit (no fusion)", "no self fusion (cross fusion on)", "reconstruction attention (P2P)", "inversion attention, full source self-attn",
     "FateZero (masked blending)", "FateZero without spatial-temporal")}
 
 # claim -> reason it does not hold on the toy model (measured; see docs/benchmark.md). Empty = all hold.
@@ -20,12 +20,16 @@ KNOWN_FAILURES: dict[str, str] = {
     "2b masked blending > full source self-attn on shape edits (PSNR)":
         "a tie on this 1-case, 10-step subset (23.87 vs 23.87 dB, measured 2026-11-26 with the GPU-trained model): "
         "the circle -> square edit keeps the object in place with or without the mask (centroid 0.6 px either way)",
+    "2c masked blending > cross fusion alone, no self fusion (background)":
+        "does not hold on the toy (measured 2026-12-08): on this subset 23.68 vs 23.73 dB of background; over the full "
+        "13-case suite at 50 steps 24.37 vs 24.68 dB, no self fusion ahead on every edit kind (docs/benchmark.md)",
 }
 
 CLAIMS = [
     "1a inversion > reconstruction attention (PSNR)",
     "1b inversion > reconstruction attention (background)",
     "2a masked blending > plain edit, no cross or self fusion (background)",
+    "2c masked blending > cross fusion alone, no self fusion (background)",
     "2b masked blending > full source self-attn on shape edits (PSNR)",
     "2b masked blending > full source self-attn on two-object edits (PSNR)",
     "3 spatial-temporal attention lowers flicker",

@@ -93,7 +93,7 @@ def test_bench_cli_writes_table_and_json(tiny_folder, tmp_path):
     assert "| FateZero (masked blending) |" in report and "## Claims" in report
     data = json.loads((out / "results.json").read_text())
     fast_variants = [k for k in fz.bench.VARIANTS if "threshold" not in k]  # --fast drops the threshold sweep
-    assert data["suite"] == fz.bench.SUITE_VERSION and len(data["rows"]) == len(fast_variants) == 7
+    assert data["suite"] == fz.bench.SUITE_VERSION and len(data["rows"]) == len(fast_variants) == 8
 
 
 def test_edit_and_invert_cli_on_a_folder_of_frames(tiny_folder, tmp_path):

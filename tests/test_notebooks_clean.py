@@ -45,32 +45,23 @@ def test_notebook_rules(path):
         assert any("widgets." in "".join(c["source"]) for c in cells if c["cell_type"] == "code")
 
 
-# Issue 31: every notebook ends with its takeaway and has a widget. The notebooks are read from disk. Every notebook
-# has a widget now (PENDING is empty). NO_TAKEAWAY_YET: notebooks whose "What this shows" waits for a full toy-mode run
-# (the 2026-12-07 evening session ran only notebook 00 in full: the other takeaways are open work of issue 31); each
-# one leaves the set when its takeaway is written from its run.
-PENDING: set[str] = set()
-NO_TAKEAWAY_YET = {"01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12"}
+# Issue 31: every notebook ends with its takeaway and has a widget. The notebooks are read from disk. Each takeaway
+# was written from a full toy-mode run of its notebook (benchmarks/notebooks.py, 2026-12-07 and 2026-12-08).
 WIDGET = re.compile(r"\bwidgets\.(interact\w*|[A-Z]\w*)\(")  # widgets.interact(...), widgets.Dropdown(...), ...
 
 
-def _expect_failure(paths, pending: set, reason: str) -> list:
-    return [pytest.param(p, marks=pytest.mark.xfail(strict=False, reason=reason)) if p.name[:2] in pending else p
-            for p in paths]
-
-
-@pytest.mark.parametrize("path", _expect_failure(NOTEBOOKS, PENDING | NO_TAKEAWAY_YET, "its takeaway is not written "
-                                                 "yet (see PENDING / NO_TAKEAWAY_YET)"), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_ends_with_its_takeaway(path):
-    """The last markdown cell is the takeaway, headed "## What this shows", written from a run (more than a line)."""
+    """The last markdown cell is the takeaway, headed "## What this shows", written from a run (more than a line,
+    no placeholder left)."""
     cells = json.loads(path.read_text())["cells"]
     last = "".join([c for c in cells if c["cell_type"] == "markdown"][-1]["source"])
     assert last.startswith("## What this shows\n"), f"the last markdown cell starts {last[:40]!r}"
     assert len(last.split()) > 40, "the takeaway says what the notebook's run showed (more than a heading)"
+    assert "not written yet" not in last.lower() and "(written from" not in last, "a placeholder, not a takeaway"
 
 
-@pytest.mark.parametrize("path", _expect_failure(NOTEBOOKS, PENDING, "written on the `lessons` branch"),
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_a_widget(path):
     """Some code cell after the standard cells builds a widget (ipywidgets.interact or a widget class)."""
     cells = json.loads(path.read_text())["cells"]
