@@ -65,8 +65,10 @@ def notebook_calls(F: int, S: int, tuning_steps: int = TUNING_STEPS) -> dict[str
         "05_blending_mask": [inv],
         "06_inversion_attention_fusion": [inv, ed, recon, ed],
         "07_cross_attention_fusion": [inv, *(ed,) * 4, ("reconstruct, w 1", "sample", dict(n=F, steps=S, guidance=1.0)),
-                                      *(ed,) * 6],  # this edit, the other mode, no cross fusion, identity; 6 weights
-        "08_attention_blending": [inv, *(ed,) * 9],
+                                      *(ed,) * 15],  # this edit, the other mode, no cross fusion, identity; 6 weights;
+        #                                              the 3 x 3 grid of windows
+        "08_attention_blending": [inv, *(ed,) * 9, ("yardsticks: reconstruct, w 1", "sample",
+                                                    dict(n=F, steps=S, guidance=1.0)), ed],  # + the identity edit
         "09_spatial_temporal_attention": [*((f"invert, temporal {t}", "invert", dict(frames=F, steps=S, temporal=t))
                                             for t in (False, ("first", "previous"), "all")),
                                           *((f"edit, temporal {t}", "edit", dict(frames=F, steps=S, temporal=t))
@@ -75,7 +77,7 @@ def notebook_calls(F: int, S: int, tuning_steps: int = TUNING_STEPS) -> dict[str
         "10_shape_editing": [(f"one-shot tuning, {tuning_steps} steps", "tune", dict(frames=F, steps=tuning_steps)),
                              *(inv, ed) * 2],
         "11_benchmark": [inv, ("invert, temporal off", "invert", dict(frames=F, steps=S, temporal=False)),
-                         recon, *(ed,) * 5],
+                         recon, *(ed,) * 6],
         "12_stable_diffusion_on_gpu": [inv, ed],
     }
 
