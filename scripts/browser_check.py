@@ -18,7 +18,8 @@ autosaved with outputs), starts JupyterLab on 127.0.0.1 with a random token, ``F
 1. opens it (a fresh JupyterLab workspace per notebook) and runs *Run > Run All Cells*; every code cell must get an
    execution number and no cell may show an error;
 2. finds the notebook's first widget that has something to show: the first output area holding a widget view with an
-   ``Output``, ``HTML`` or ``Image`` inside (an ``interact`` always has one). A notebook without one fails, saying so;
+   ``Output``, ``HTML`` or ``Image`` inside (an ``interact`` always has one) and a control (tqdm's progress bars are
+   widgets with nothing to change: skipped). A notebook without one fails, saying so;
 3. changes that widget's first control (text fields only when it has no other kind of control): a slider jumps to
    its other end (End, or Home at the maximum), a dropdown / select takes the next option, toggle and radio buttons
    the first unselected one, a checkbox flips, a number field steps up, a text field gets " x" appended;
@@ -187,13 +188,15 @@ KERNEL_IDLE_JS = f"""() => {{  // JupyterLab 4: the notebook toolbar's execution
     const el = document.querySelector('{PANEL} .jp-Notebook-ExecutionIndicator');
     return !!el && el.getAttribute('data-status') === 'idle';
 }}"""
-# The first output area holding a widget view that has something to show (an Output, HTML or Image inside): marked
+# The first output area holding a widget view that has something to show (an Output, HTML or Image inside) and a
+# control (a tqdm progress bar in a notebook is a widget with HTML but nothing to change: skipped): marked
 # data-fz-widget="1"; its controls in document order, each marked data-fz-control="i". Returns null when none.
 FIND_WIDGET_JS = f"""() => {{
     const views = Array.from(document.querySelectorAll('{PANEL} .jp-OutputArea-output'))  // a top-level view
         .filter(o => o.querySelector(':scope > .jupyter-widgets') && !o.parentElement.closest('.jupyter-widgets'));
     const shows = '.widget-output, .widget-html, .widget-htmlmath, .widget-image';
-    const area = views.find(v => v.querySelector(shows));
+    const area = views.find(v => v.querySelector(shows)  // and a control: tqdm's bars (HTML + progress) are skipped
+        && v.querySelector('.noUi-handle, select, input, textarea, button'));
     if (!area) return {{views: views.length, controls: null}};
     area.setAttribute('data-fz-widget', '1');
     const label = el => {{
