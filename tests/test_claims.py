@@ -12,8 +12,8 @@ from fatezero_lab import bench
 
 CASES = (bench.SUITE[0], bench.SUITE[7], bench.SUITE[10])  # colour, shape, two-object
 VARIANTS = {name: bench.VARIANTS[name] for name in (
-    "plain DDIM edit (no fusion)", "no self fusion (cross fusion on)", "reconstruction attention (P2P)", "inversion attention, full source self-attn",
-    "FateZero (masked blending)", "FateZero without spatial-temporal")}
+    "plain DDIM edit (no fusion)", "no self fusion (cross fusion on)", "reconstruction attention (P2P)",
+    "inversion attention, full source self-attn", "FateZero (masked blending)", "FateZero without spatial-temporal")}
 
 # claim -> reason it does not hold on the toy model (measured; see docs/benchmark.md). Empty = all hold.
 KNOWN_FAILURES: dict[str, str] = {
